@@ -1,0 +1,1 @@
+"""Domain values shared by the master, the agents and the frameworks (pure, no I/O)."""

@@ -1,0 +1,1 @@
+"""Wire messages: the Mesos v1 JSON shapes and the master<->agent internal protocol."""
