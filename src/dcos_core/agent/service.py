@@ -1,0 +1,387 @@
+"""`Agent`: the agent's use cases (no HTTP server code).
+
+* registration with the master, with backoff; heartbeats; re-registration with the same id and
+  every task when the master answers 404 or was unreachable and comes back;
+* the master's calls: `run_task`, `kill_task`, `acknowledge`, `shutdown_framework`;
+* status updates through the `StatusUpdateManager` (reliable, ordered, retried);
+* read models for `/state` and `/monitor/statistics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from dcos_core import __version__
+from dcos_core.agent.executor import REASON_TASK_INVALID, CommandExecutor, ExecutorContext
+from dcos_core.agent.master_client import MasterClient, UnknownAgentError
+from dcos_core.agent.status_updates import StatusUpdateManager
+from dcos_core.clock import Clock
+from dcos_core.containerizer.base import Containerizer
+from dcos_core.errors import DcosError, NotFoundError, NotReadyError
+from dcos_core.ids import validate_id
+from dcos_core.model.task import TaskState
+from dcos_core.protocol.internal import (
+    Acknowledge,
+    AgentInfo,
+    Heartbeat,
+    KillTask,
+    RegisterAgent,
+    RunTask,
+    ShutdownFramework,
+    StatusUpdate,
+    TaskRecord,
+)
+from dcos_core.protocol.v1 import new_status_uuid, task_status, unwrap
+from dcos_core.resources import Resources
+
+log = logging.getLogger("dcos_core.agent.service")
+
+REASON_TASK_UNKNOWN: Final = "REASON_TASK_UNKNOWN"
+COMPLETED_TASKS_MAX: Final = 1000
+_FIRST_BACKOFF: Final = 0.1  # seconds before the first registration retry; doubles up to max
+_STOP_GRACE_MAX: Final = 5.0  # seconds tasks get to exit when the agent stops
+_STOP_FLUSH: Final = 1.0  # seconds spent trying to deliver the last updates on stop
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Fixed facts about this agent."""
+
+    hostname: str
+    port: int
+    work_dir: Path
+    resources: Resources
+    attributes: list[dict[str, Any]] = field(default_factory=list)
+    executor_shutdown_grace_period: float = 3.0
+    status_update_retry_min: float = 10.0
+    status_update_retry_max: float = 600.0
+    registration_backoff_max: float = 2.0
+    completed_tasks_max: int = COMPLETED_TASKS_MAX
+
+
+@dataclass
+class TaskEntry:
+    """A task this agent runs or ran."""
+
+    framework_id: str
+    framework_info: dict[str, Any]
+    task: dict[str, Any]
+    executor: CommandExecutor
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    runner: asyncio.Task[None] | None = None
+
+    @property
+    def task_id(self) -> str:
+        return self.executor.task_id
+
+    @property
+    def state(self) -> TaskState:
+        return self.executor.state
+
+
+class Agent:
+    """The agent service. Build it, then `await run()` (until cancelled) and `await stop()`."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        master: MasterClient,
+        containerizer: Containerizer,
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.master = master
+        self.containerizer = containerizer
+        self.clock = clock
+        self.agent_id: str | None = None
+        self.master_id: str | None = None
+        self.registered = False
+        self.start_time = clock.time()
+        self.updates = StatusUpdateManager(
+            self._send_status,
+            clock,
+            config.status_update_retry_min,
+            config.status_update_retry_max,
+        )
+        self.tasks: dict[tuple[str, str], TaskEntry] = {}
+        self.completed: deque[TaskEntry] = deque(maxlen=config.completed_tasks_max)
+        self._lost = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # ---- master connection -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Register, heartbeat, re-register when needed, deliver updates; until cancelled."""
+        updates = asyncio.create_task(self.updates.run(), name="status-updates")
+        try:
+            while True:
+                interval = await self.register()
+                await self._heartbeat_until_lost(interval)
+                self.registered = False
+        finally:
+            updates.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await updates
+
+    async def register(self) -> float:
+        """(Re-)register until the master accepts; returns the heartbeat interval.
+
+        Retries after 0.1 s, doubling up to `registration_backoff_max`. Re-registration sends
+        the agent id and every task the agent has; pending status updates are resent afterwards.
+        """
+        delay = min(_FIRST_BACKOFF, self.config.registration_backoff_max)
+        while True:
+            msg = self.register_message()
+            try:
+                reg = await self.master.register(msg)
+            except DcosError as e:
+                log.warning("registration with the master failed (%s); retry in %.1f s", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.registration_backoff_max)
+                continue
+            if self.agent_id is not None and reg.agent_id != self.agent_id:
+                log.warning("master gave a new agent id %s (was %s)", reg.agent_id, self.agent_id)
+            verb = "re-registered" if msg.agent_info.id else "registered"
+            self.agent_id, self.master_id = reg.agent_id, reg.master_id
+            self.registered = True
+            self._lost.clear()
+            log.info("%s with master %s as agent %s", verb, reg.master_id, reg.agent_id)
+            self.updates.resend_all()
+            return reg.heartbeat_interval_seconds
+
+    def register_message(self) -> RegisterAgent:
+        """The RegisterAgent body: first time without id, later with the id and every task."""
+        c = self.config
+        info = AgentInfo(
+            hostname=c.hostname,
+            port=c.port,
+            resources=c.resources.to_v1(),
+            attributes=c.attributes,
+            id=self.agent_id,
+        )
+        records = [
+            TaskRecord(
+                framework_id=e.framework_id,
+                framework_info=e.framework_info or None,
+                task=e.task,
+                state=e.state.value,
+                unacknowledged_uuid=self.updates.front_uuid(e.framework_id, e.task_id),
+            )
+            for e in self.tasks.values()
+        ]
+        return RegisterAgent(agent_info=info, tasks=records, version=__version__)
+
+    async def _heartbeat_until_lost(self, interval: float) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), max(interval, 0.01))
+                log.warning("the master does not know this agent any more; re-registering")
+                return
+            if self.agent_id is None:
+                return
+            try:
+                await self.master.heartbeat(Heartbeat(agent_id=self.agent_id))
+            except UnknownAgentError:
+                log.warning(
+                    "heartbeat: master does not know agent %s; re-registering", self.agent_id
+                )
+                return
+            except DcosError as e:
+                log.warning("heartbeat failed (%s); re-registering", e)
+                return
+
+    async def _send_status(self, framework_id: str, status: dict[str, Any]) -> None:
+        if not self.registered or self.agent_id is None:
+            raise NotReadyError("not registered with a master")
+        try:
+            await self.master.status(
+                StatusUpdate(agent_id=self.agent_id, framework_id=framework_id, status=status)
+            )
+        except UnknownAgentError:
+            self.registered = False
+            self._lost.set()
+            raise
+
+    # ---- the master's calls ----------------------------------------------------------------
+
+    def run_task(self, msg: RunTask) -> None:
+        """Start `msg.task` with the command executor; its updates report how it goes.
+
+        A task id already running here gets one TASK_ERROR update (not retried, so that the
+        running task's own stream is untouched). Raises `InvalidError` without a task id and
+        `NotReadyError` before the first registration.
+        """
+        if self.agent_id is None or self._stopping:
+            raise NotReadyError("the agent is not registered with a master")
+        task_id = validate_id(unwrap(msg.task.get("task_id"), "task.task_id"), "task.task_id")
+        key = (msg.framework_id, task_id)
+        if key in self.tasks:
+            log.warning("task %s of framework %s is already here", task_id, msg.framework_id)
+            status = self._agent_status(
+                task_id,
+                TaskState.ERROR,
+                f"task id {task_id} is already in use on agent {self.agent_id}",
+                REASON_TASK_INVALID,
+            )
+            self._spawn(self._send_once(msg.framework_id, status))
+            return
+        ctx = ExecutorContext(
+            agent_id=self.agent_id,
+            hostname=self.config.hostname,
+            work_dir=self.config.work_dir,
+            default_grace_period=self.config.executor_shutdown_grace_period,
+        )
+        executor = CommandExecutor(
+            msg.task,
+            framework_id=msg.framework_id,
+            framework_info=msg.framework_info,
+            ctx=ctx,
+            containerizer=self.containerizer,
+            clock=self.clock,
+            emit=lambda status: self._on_status(key, status),
+        )
+        entry = TaskEntry(msg.framework_id, msg.framework_info, msg.task, executor)
+        self.tasks[key] = entry
+        entry.runner = asyncio.create_task(entry.executor.run(), name=f"task-{task_id}")
+        log.info("launching task %s of framework %s", task_id, msg.framework_id)
+
+    def kill_task(self, msg: KillTask) -> None:
+        """Kill a task (in the background); an unknown task gets a TASK_LOST update."""
+        entry = self.tasks.get((msg.framework_id, msg.task_id))
+        if entry is not None:
+            self._spawn(entry.executor.kill(msg.kill_policy))
+            return
+        if any(
+            e.framework_id == msg.framework_id and e.task_id == msg.task_id for e in self.completed
+        ):
+            log.info("kill of task %s ignored: it has completed", msg.task_id)
+            return
+        log.info("kill of unknown task %s: answering TASK_LOST", msg.task_id)
+        self.updates.update(
+            msg.framework_id,
+            self._agent_status(
+                msg.task_id,
+                TaskState.LOST,
+                "Cannot find the task on this agent",
+                REASON_TASK_UNKNOWN,
+            ),
+        )
+
+    def acknowledge(self, msg: Acknowledge) -> bool:
+        """Apply a framework's acknowledgement; a task whose terminal update is acknowledged
+        moves to the completed tasks. Returns False if the uuid was not the pending one."""
+        matched = self.updates.ack(msg.framework_id, msg.task_id, msg.uuid)
+        key = (msg.framework_id, msg.task_id)
+        entry = self.tasks.get(key)
+        if (
+            matched
+            and entry is not None
+            and entry.state.terminal
+            and self.updates.stream_ended(*key)
+        ):
+            del self.tasks[key]
+            self.completed.append(entry)
+        return matched
+
+    def shutdown_framework(self, msg: ShutdownFramework) -> int:
+        """Kill every task of the framework (in the background); returns how many."""
+        entries = [e for e in self.tasks.values() if e.framework_id == msg.framework_id]
+        for e in entries:
+            self._spawn(e.executor.kill(None))
+        return len(entries)
+
+    async def stop(self, kill_tasks: bool = True) -> None:
+        """Stop the agent: kill every task (bounded grace), send the last updates, close.
+
+        With `kill_tasks=False` the containers are left running (recovery comes later).
+        """
+        self._stopping = True
+        grace = min(self.config.executor_shutdown_grace_period, _STOP_GRACE_MAX)
+        policy = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
+        runners = [e.runner for e in self.tasks.values() if e.runner is not None]
+        if kill_tasks:
+            kills = [e.executor.kill(policy) for e in self.tasks.values()]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), grace + 2)
+            if runners:
+                await asyncio.wait(runners, timeout=1.0)
+            for cid in self.containerizer.containers():  # anything not tied to a task
+                await self.containerizer.destroy(cid, 0.0)
+        for t in [*runners, *self._background]:
+            t.cancel()
+        await asyncio.gather(*runners, *self._background, return_exceptions=True)
+        if self.registered:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.updates.send_due(), _STOP_FLUSH)
+        await self.master.close()
+        log.info("agent stopped")
+
+    # ---- status plumbing -------------------------------------------------------------------
+
+    def _on_status(self, key: tuple[str, str], status: dict[str, Any]) -> None:
+        entry = self.tasks[key]
+        entry.statuses.append({"state": status["state"], "timestamp": status["timestamp"]})
+        log.info("task %s is %s", entry.task_id, status["state"])
+        self.updates.update(entry.framework_id, status)
+
+    def _agent_status(
+        self, task_id: str, state: TaskState, message: str, reason: str
+    ) -> dict[str, Any]:
+        return task_status(
+            task_id,
+            state,
+            agent_id=self.agent_id,
+            timestamp=self.clock.time(),
+            source="SOURCE_AGENT",
+            message=message,
+            reason=reason,
+            uuid=new_status_uuid(),
+        )
+
+    async def _send_once(self, framework_id: str, status: dict[str, Any]) -> None:
+        try:
+            await self._send_status(framework_id, status)
+        except DcosError as e:
+            log.warning("could not send %s for task %s: %s", status["state"], status["task_id"], e)
+
+    def _spawn(self, coro: Any) -> None:
+        t = asyncio.create_task(coro)
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+
+    # ---- read models -----------------------------------------------------------------------
+
+    async def statistics(self) -> list[dict[str, Any]]:
+        """`/monitor/statistics`: usage of every running task's container, with its limits."""
+        out = []
+        for e in list(self.tasks.values()):
+            if not e.executor.launched:
+                continue
+            try:
+                stats = await self.containerizer.usage(e.executor.container_id)
+            except NotFoundError:
+                continue
+            res = Resources.from_v1(e.task.get("resources") or [])
+            stats = {
+                **stats,
+                "cpus_limit": res.scalar("cpus"),
+                "mem_limit_bytes": int(res.scalar("mem") * 1024 * 1024),
+            }
+            out.append(
+                {
+                    "executor_id": e.task_id,
+                    "executor_name": f"Command Executor (Task: {e.task_id})",
+                    "framework_id": e.framework_id,
+                    "source": e.task_id,
+                    "statistics": stats,
+                }
+            )
+        return out
