@@ -1,0 +1,185 @@
+"""One allocation cycle: for each agent -> roles in DRF order -> frameworks in DRF order.
+
+This is the hot path (Mesos `__generateOffers`). Per agent it costs one walk of the role tree, one
+look at the first offerable framework of each role and, per grant, a handful of integer-dict
+updates; shares are re-keyed after each agent, not re-sorted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from dcos_core.allocator.quota import QuotaCycle, shrink
+from dcos_core.allocator.sorter import RoleNode
+from dcos_core.allocator.types import OfferGrant, Reason
+from dcos_core.resources import EMPTY, Resources
+
+if TYPE_CHECKING:
+    from dcos_core.allocator.allocator import AgentState, Allocator
+
+Mins = list[dict[str, int]]
+
+
+def satisfies(totals: dict[str, int], mins: Mins) -> bool:
+    """True if `totals` hold at least one of the minimum quantities (or there are none)."""
+    if not mins:
+        return True
+    for m in mins:
+        for name, v in m.items():
+            if totals.get(name, 0) < v:
+                break
+        else:
+            return True
+    return False
+
+
+class CycleRunner:
+    """Runs the stages of one cycle and collects grants and the reasons for non-grants."""
+
+    def __init__(self, allocator: Allocator, now: float, quota: QuotaCycle | None) -> None:
+        self.a = allocator
+        self.now = now
+        self.quota = quota
+        self.offers: dict[tuple[str, str, str], Resources] = {}  # (fw, agent, role) -> offer
+        self.granted: set[tuple[str, str]] = set()  # (fw, role) that got something
+        self.agents_with_grants: set[str] = set()
+        self.fw_notes: dict[tuple[str, str], dict[Reason, int]] = {}
+        self.role_notes: dict[str, dict[Reason, int]] = {}
+        self.mins: Mins = [m.totals() for m in allocator.config.min_allocatable]
+        self.fw_mins: dict[tuple[str, str], Mins] = {
+            (fid, role): [m.totals() for m in ms]
+            for fid, fw in allocator.frameworks.items()
+            for role, ms in fw.min_allocatable.items()
+        }
+        self.override_roles = {role for _fid, role in self.fw_mins}
+
+    @property
+    def agents_granted(self) -> int:
+        return len(self.agents_with_grants)
+
+    def grants(self) -> list[OfferGrant]:
+        """The offers of this cycle, one per (framework, agent, role), in grant order."""
+        return [OfferGrant(f, a, r, res) for (f, a, r), res in self.offers.items()]
+
+    def _note(self, notes: dict[Reason, int], reason: Reason) -> None:
+        notes[reason] = notes.get(reason, 0) + 1
+
+    def run(self, agents: Iterable[AgentState], stage1: set[str] | None) -> None:
+        """One stage over `agents`; `stage1` = the roles still below their guarantee, or None."""
+        tree = self.a.tree
+        filters = self.a.filters
+        use_filters = bool(filters)
+        record = stage1 is None
+        mins = self.mins
+        override_roles = self.override_roles
+        for agent in agents:
+            if not agent.available:
+                continue
+            aid = agent.id
+            touched: list[RoleNode] = []
+            for node in tree.order():
+                role = node.name
+                if stage1 is not None and role not in stage1:
+                    continue
+                offer, limited = self._offer(agent, role, stage1 is not None)
+                if offer is None:
+                    if record and limited is not None:
+                        self._note(self.role_notes.setdefault(role, {}), limited)
+                    continue
+                check_each = role in override_roles
+                ok = satisfies(offer.totals(), mins)
+                if not ok and not check_each:
+                    if record:
+                        reason = limited or Reason.MIN_ALLOCATABLE
+                        self._note(self.role_notes.setdefault(role, {}), reason)
+                    continue
+                fw_granted: list[str] = []
+                for key in node.fw_list:
+                    fid = key[2]
+                    if check_each:
+                        fw_mins = self.fw_mins.get((fid, role))
+                        fw_ok = ok if fw_mins is None else satisfies(offer.totals(), fw_mins)
+                        if not fw_ok:
+                            if record:
+                                reason = limited or Reason.MIN_ALLOCATABLE
+                                self._note(self.fw_notes.setdefault((fid, role), {}), reason)
+                            continue
+                    if use_filters and filters.hides(fid, role, aid, offer, self.now) is not None:
+                        if record:
+                            self._note(self.fw_notes.setdefault((fid, role), {}), Reason.FILTERED)
+                        continue
+                    self._grant(agent, node, fid, offer)
+                    fw_granted.append(fid)
+                    if not agent.available:
+                        break
+                    nxt, limited = self._offer(agent, role, stage1 is not None)
+                    if nxt is None:
+                        break
+                    offer = nxt
+                    ok = satisfies(offer.totals(), mins)
+                    if not ok and not check_each:
+                        break
+                if fw_granted:
+                    tree.rekey_frameworks(node, fw_granted)
+                    touched.append(node)
+                    if not agent.available:
+                        break
+            if touched:
+                tree.rekey_paths(touched)
+                self.agents_with_grants.add(aid)
+
+    def _offer(
+        self, agent: AgentState, role: str, stage1: bool
+    ) -> tuple[Resources | None, Reason | None]:
+        """What `role` may be offered on `agent` now, and the quota reason if it was shrunk."""
+        avail = agent.available
+        offerable = avail.allocatable_to(role) if agent.reserved else avail
+        if not offerable:
+            return None, Reason.RESERVED_FOR_OTHER_ROLE
+        quota = self.quota
+        if quota is None:
+            return offerable, None
+        caps, why = quota.caps(role, stage1)
+        if not caps:
+            return offerable, None
+        shrunk = shrink(offerable, caps)
+        limited: Reason | None = None
+        if shrunk != offerable:
+            have = offerable.totals()
+            got = shrunk.totals()
+            cut = [why[n] for n in sorted(caps) if got.get(n, 0) < have.get(n, 0)]
+            limited = Reason.QUOTA_LIMIT if Reason.QUOTA_LIMIT in cut else Reason.QUOTA_HEADROOM
+        if stage1:
+            got = shrunk.totals()
+            if not any(got.get(n, 0) > 0 for n in quota.unmet(role)):
+                return None, None
+        if not shrunk:
+            return None, limited
+        return shrunk, limited
+
+    def _grant(self, agent: AgentState, node: RoleNode, fid: str, offer: Resources) -> None:
+        """Charge `offer` to (fid, role) on `agent` and record it as this cycle's offer."""
+        aid = agent.id
+        role = node.name
+        avail = agent.available
+        agent.available = EMPTY if offer is avail else avail - offer
+        key = (fid, role)
+        cur = agent.alloc.get(key)
+        agent.alloc[key] = offer if cur is None else cur + offer
+        alloc = self.a.alloc
+        by_role = alloc.get(fid)
+        if by_role is None:
+            by_role = alloc[fid] = {}
+        by_agent = by_role.get(role)
+        if by_agent is None:
+            by_agent = by_role[role] = {}
+        cur = by_agent.get(aid)
+        by_agent[aid] = offer if cur is None else cur + offer
+        self.a.tree.charge(node, fid, offer.totals())
+        if self.quota is not None:
+            self.quota.charge(role, offer)
+        gk = (fid, aid, role)
+        cur = self.offers.get(gk)
+        self.offers[gk] = offer if cur is None else cur + offer
+        self.granted.add(key)
