@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import logging
 from typing import Any
 
@@ -188,7 +189,7 @@ async def test_offers_decline_ack_and_resubscribe_after_drop(master: FakeMaster)
 async def test_all_event_types_reach_their_callbacks(master: FakeMaster, caplog: Any) -> None:
     """RESCIND, MESSAGE, FAILURE, HEARTBEAT dispatch; an unknown type is logged, not fatal."""
     sched = Recorder()
-    driver, task = start(master, sched)
+    _driver, task = start(master, sched)
     await master.wait_for(lambda: len(master.streams) == 1)
     with caplog.at_level(logging.WARNING):
         await master.push({"type": "SOMETHING_NEW", "something_new": {}})
@@ -218,7 +219,7 @@ async def test_all_event_types_reach_their_callbacks(master: FakeMaster, caplog:
 
 
 async def test_no_ack_when_callback_fails_or_auto_ack_off(master: FakeMaster) -> None:
-    """An on_update that raises is not acknowledged (redelivery); auto_acknowledge=False never acks."""
+    """A raising on_update is not acknowledged (redelivery); auto_acknowledge=False never acks."""
     sched = Recorder()
     sched.fail_updates = True
     driver, task = start(master, sched)
@@ -284,7 +285,7 @@ async def test_backoff_grows_while_master_is_down(master_factory: Any) -> None:
         times.append(loop.time())
     driver.stop()
     await asyncio.wait_for(task, 5)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     # delays 0.05, 0.1, 0.2 (capped): each gap at least its delay
     assert gaps[0] >= 0.04 and gaps[1] >= 0.09 and gaps[2] >= 0.18
 
@@ -293,7 +294,7 @@ async def test_subscribe_refused_with_4xx_is_fatal(master_factory: Any) -> None:
     """A 400 on SUBSCRIBE calls on_error with status and body, and run() returns."""
     master: FakeMaster = await master_factory(subscribe_status=400)
     sched = Recorder()
-    driver, task = start(master, sched)
+    _driver, task = start(master, sched)
     await asyncio.wait_for(task, 5)
     assert len(master.subscribes) == 1
     kind, message = sched.events[-1]
@@ -309,7 +310,7 @@ async def test_call_error_raises_sdk_error_with_status_and_body(master_factory: 
     driver, task = start(master, Recorder())
     await master.wait_for(lambda: len(master.streams) == 1)
     await master.wait_for(lambda: bool(driver.stream_id and driver.framework_id))
-    with pytest.raises(SdkError, match="400.*Framework cannot be found") as info:
+    with pytest.raises(SdkError, match=r"400.*Framework cannot be found") as info:
         await driver.revive()
     assert info.value.status == 400
     assert info.value.body == "Framework cannot be found"
@@ -390,7 +391,7 @@ async def test_suppressed_roles_are_resent_on_resubscribe(master: FakeMaster) ->
 async def test_reconnect_false_returns_after_drop(master: FakeMaster) -> None:
     """With reconnect=False, run() returns when the stream ends."""
     sched = Recorder()
-    driver, task = start(master, sched, reconnect=False)
+    _driver, task = start(master, sched, reconnect=False)
     await master.wait_for(lambda: len(master.streams) == 1)
     await master.push(CLOSE)
     await asyncio.wait_for(task, 5)
