@@ -35,6 +35,7 @@ class MasterSettings(BaseSettings):
     min_allocatable_resources: str = "cpus:0.01|mem:32"
     agent_ping_timeout: float = Field(15.0, gt=0)
     max_agent_ping_timeouts: int = Field(5, ge=1)
+    agent_reregister_timeout: float = Field(600.0, gt=0)
     heartbeat_interval: float = Field(15.0, gt=0, description="scheduler HEARTBEAT events")
     default_refuse_seconds: float = Field(5.0, ge=0)
     seed: int = 0

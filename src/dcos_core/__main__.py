@@ -1,0 +1,3 @@
+from dcos_core.entrypoints import main
+
+main()

@@ -1,0 +1,185 @@
+"""`dcos-core`: the daemons (master, agent, local cluster) and the benchmarks.
+
+Settings come from flags, then `DCOS_*` environment variables, then `--config FILE`, then
+defaults. A bad value ends the command with a one-line message (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dcos_core import __version__
+from dcos_core.config import AgentSettings, LocalSettings, MasterSettings, load_settings
+from dcos_core.errors import DcosError
+
+app = typer.Typer(
+    name="dcos-core", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="dcos-core daemons: a Mesos-compatible master and agents, and a local cluster.",
+)
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print JSON figures.")
+app.add_typer(bench_app, name="bench")
+
+Config = Annotated[Path | None, typer.Option("--config", help="TOML or JSON config file")]
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _fail(e: Exception) -> None:
+    typer.echo(f"dcos-core: {e}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def master(
+    ip: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 5050)")] = None,
+    hostname: Annotated[str | None, typer.Option(help="name advertised to frameworks")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="registry and state directory")] = None,
+    store: Annotated[str | None, typer.Option(help="registry store: sqlite or memory")] = None,
+    allocation_interval: Annotated[float | None, typer.Option(help="seconds between batch "
+                                                                   "allocations (1)")] = None,
+    offer_timeout: Annotated[float | None, typer.Option(help="rescind offers after N s")] = None,
+    min_allocatable_resources: Annotated[str | None, typer.Option(
+        help="offer only if one of these fits, e.g. 'cpus:0.01|mem:32'")] = None,
+    agent_ping_timeout: Annotated[float | None, typer.Option(help="agent heartbeat (15 s)")] = None,
+    max_agent_ping_timeouts: Annotated[int | None, typer.Option(
+        help="missed heartbeats before an agent is unreachable (5)")] = None,
+    agent_reregister_timeout: Annotated[float | None, typer.Option(
+        help="after a master restart, seconds for agents to re-register (600)")] = None,
+    heartbeat_interval: Annotated[float | None, typer.Option(
+        help="seconds between HEARTBEAT events to frameworks (15)")] = None,
+    weights: Annotated[str | None, typer.Option(help="role weights, e.g. 'eng=2,ops=1'")] = None,
+    seed: Annotated[int | None, typer.Option(help="allocator random seed")] = None,
+    config: Config = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run a master (Mesos v1 scheduler and operator APIs on --port)."""
+    from dcos_core.master.run import run_master
+
+    flags = {k: v for k, v in locals().items() if k not in ("config", "log_level", "run_master")}
+    try:
+        settings = load_settings(MasterSettings, flags, config, "master")
+    except DcosError as e:
+        _fail(e)
+    _logging(log_level)
+    try:
+        asyncio.run(run_master(settings))
+    except DcosError as e:
+        _fail(e)
+
+
+@app.command()
+def agent(
+    master: Annotated[str | None, typer.Option(help="master host:port")] = None,
+    ip: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 5051)")] = None,
+    hostname: Annotated[str | None, typer.Option(help="name advertised to the master")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="sandboxes and state")] = None,
+    resources: Annotated[str | None, typer.Option(
+        help="override discovered resources, e.g. 'cpus:4;mem:8192;ports:[31000-32000]'")] = None,
+    attributes: Annotated[str | None, typer.Option(help="e.g. 'rack:r1;zone:a'")] = None,
+    containerizer: Annotated[str | None, typer.Option(help="posix or simulated")] = None,
+    system_reserved_mem: Annotated[float | None, typer.Option(
+        help="MB of memory kept for the host")] = None,
+    status_update_retry_min: Annotated[float | None, typer.Option(
+        help="first status update retry after N s (10)")] = None,
+    status_update_retry_max: Annotated[float | None, typer.Option(
+        help="retry interval cap (600)")] = None,
+    executor_shutdown_grace_period: Annotated[float | None, typer.Option(
+        help="default kill grace period in s (3)")] = None,
+    config: Config = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run an agent that offers this machine's resources to a master."""
+    from dcos_core.agent.run import run_agent
+
+    flags = {k: v for k, v in locals().items() if k not in ("config", "log_level", "run_agent")}
+    try:
+        settings = load_settings(AgentSettings, flags, config, "agent")
+    except DcosError as e:
+        _fail(e)
+    _logging(log_level)
+    try:
+        asyncio.run(run_agent(settings))
+    except DcosError as e:
+        _fail(e)
+
+
+@app.command()
+def local(
+    agents: Annotated[int | None, typer.Option(help="number of agents (1)")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="state of the whole cluster")] = None,
+    master_port: Annotated[int | None, typer.Option(help="master port (5050)")] = None,
+    agent_port: Annotated[int | None, typer.Option(
+        help="first agent port (5051); further agents take the next ports")] = None,
+    marathon_port: Annotated[int | None, typer.Option(help="Marathon port (8080)")] = None,
+    chronos_port: Annotated[int | None, typer.Option(help="Chronos port (4400)")] = None,
+    agent_resources: Annotated[str | None, typer.Option(
+        help="resources of each agent (default: discovered)")] = None,
+    containerizer: Annotated[str | None, typer.Option(help="posix or simulated")] = None,
+    config: Config = None,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Run a whole cluster on 127.0.0.1: a master and N agents. Ctrl-C stops it."""
+    from dcos_core.local import run_local
+
+    flags = {k: v for k, v in locals().items() if k not in ("config", "log_level", "run_local")}
+    try:
+        settings = load_settings(LocalSettings, flags, config, "local")
+    except DcosError as e:
+        _fail(e)
+    raise typer.Exit(run_local(settings, log_level))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@bench_app.command("allocator")
+def bench_allocator(
+    agents: Annotated[int, typer.Option(help="number of agents")] = 10_000,
+    frameworks: Annotated[int, typer.Option(help="number of frameworks")] = 1_000,
+    rounds: Annotated[int, typer.Option(help="allocation cycles to time")] = 5,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    """Time allocation cycles in Mesos' benchmark shape; prints JSON."""
+    from dcos_core.allocator.bench import run
+
+    typer.echo(json.dumps(run(agents, frameworks, rounds=rounds, seed=seed)))
+
+
+@bench_app.command("master")
+def bench_master(
+    agents: Annotated[int, typer.Option(help="simulated agents")] = 4,
+    updates: Annotated[int, typer.Option(help="status updates to send")] = 20_000,
+    launches: Annotated[int, typer.Option(help="ACCEPT->RUNNING samples")] = 200,
+) -> None:
+    """Master throughput (status updates/s) and ACCEPT->TASK_RUNNING latency; prints JSON."""
+    from dcos_core.master.bench import run
+
+    result: dict[str, Any] = asyncio.run(run(agents=agents, updates=updates, launches=launches))
+    typer.echo(json.dumps(result))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

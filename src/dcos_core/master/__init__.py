@@ -1,0 +1,1 @@
+"""The master: registry of agents and frameworks, offers, task lifecycle, and its HTTP APIs."""

@@ -1,0 +1,346 @@
+"""Test helpers: real master and agent processes on 127.0.0.1, and a raw HTTP scheduler.
+
+The raw scheduler speaks the Mesos v1 scheduler API with nothing but `http.client` and parses
+RecordIO by hand, so the tests check the wire format itself, not our SDK.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (httpx.HTTPError, OSError, KeyError):
+            last = None
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Proc:
+    """A dcos-core daemon started by a test; stopped by its PID only."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self._out = log.open("ab")
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "dcos_core", *args],
+            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.p.pid
+
+    def alive(self) -> bool:
+        return self.p.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self._out.close()
+        return self.p.returncode
+
+    def kill9(self) -> None:
+        self.p.kill()
+        self.p.wait()
+        self._out.close()
+
+
+class Cluster:
+    """A master and agents as separate processes, with short timeouts for tests."""
+
+    def __init__(self, work: Path, *, agent_ping_timeout: float = 0.5,
+                 max_agent_ping_timeouts: int = 4, allocation_interval: float = 0.2,
+                 agent_resources: str = "cpus:4;mem:4096;disk:4096;ports:[31000-31999]",
+                 status_update_retry_min: float = 0.5, master_args: list[str] | None = None,
+                 ) -> None:
+        self.work = work
+        self.master_port = free_port()
+        self.master_addr = f"127.0.0.1:{self.master_port}"
+        self.url = f"http://{self.master_addr}"
+        self.agent_ping_timeout = agent_ping_timeout
+        self.max_agent_ping_timeouts = max_agent_ping_timeouts
+        self.allocation_interval = allocation_interval
+        self.agent_resources = agent_resources
+        self.status_update_retry_min = status_update_retry_min
+        self.master_args = master_args or []
+        self.master: Proc | None = None
+        self.agents: list[Proc] = []
+        self.agent_ports: list[int] = []
+        self.http = httpx.Client(timeout=10)
+
+    def start_master(self) -> None:
+        self.master = Proc(
+            ["master", "--ip", "127.0.0.1", "--port", str(self.master_port), "--work-dir",
+             str(self.work / "master"), "--allocation-interval", str(self.allocation_interval),
+             "--agent-ping-timeout", str(self.agent_ping_timeout),
+             "--max-agent-ping-timeouts", str(self.max_agent_ping_timeouts),
+             "--agent-reregister-timeout", "30", "--log-level", "info", *self.master_args],
+            self.work / "master.log",
+        )
+        wait_for(lambda: self.http.get(f"{self.url}/health").status_code == 200, 30, "master")
+
+    def start_agent(self, i: int | None = None) -> Proc:
+        if i is None:
+            i = len(self.agents)
+            self.agent_ports.append(free_port())
+        port = self.agent_ports[i]
+        proc = Proc(
+            ["agent", "--master", self.master_addr, "--ip", "127.0.0.1", "--port", str(port),
+             "--work-dir", str(self.work / f"agent-{i}"), "--resources", self.agent_resources,
+             "--status-update-retry-min", str(self.status_update_retry_min),
+             "--status-update-retry-max", "5", "--executor-shutdown-grace-period", "1",
+             "--log-level", "info"],
+            self.work / f"agent-{i}.log",
+        )
+        if i < len(self.agents):
+            self.agents[i] = proc
+        else:
+            self.agents.append(proc)
+        return proc
+
+    def start(self, agents: int = 1) -> Cluster:
+        self.start_master()
+        for _ in range(agents):
+            self.start_agent()
+        self.wait_agents(agents)
+        return self
+
+    def wait_agents(self, n: int, timeout: float = 30) -> list[dict[str, Any]]:
+        def ok() -> list[dict[str, Any]] | None:
+            slaves = self.state()["slaves"]
+            return slaves if len([s for s in slaves if s["active"]]) >= n else None
+
+        return list(wait_for(ok, timeout, f"{n} agents registered"))
+
+    def state(self) -> dict[str, Any]:
+        r = self.http.get(f"{self.url}/master/state")
+        r.raise_for_status()
+        return dict(r.json())
+
+    def operator(self, call: dict[str, Any]) -> httpx.Response:
+        return self.http.post(f"{self.url}/api/v1", json=call)
+
+    def stop(self) -> None:
+        for a in self.agents:
+            a.stop()
+        if self.master is not None:
+            self.master.stop()
+        self.http.close()
+
+    def logs(self) -> str:
+        out = []
+        for f in sorted(self.work.glob("*.log")):
+            out.append(f"==== {f.name}\n{f.read_text(errors='replace')[-4000:]}")
+        return "\n".join(out)
+
+
+class RawScheduler:
+    """A scheduler written against the raw wire protocol (http.client + hand-parsed RecordIO)."""
+
+    def __init__(self, master_addr: str, framework_info: dict[str, Any] | None = None) -> None:
+        self.host, port = master_addr.split(":")
+        self.port = int(port)
+        self.framework_info = framework_info or {
+            "user": "root", "name": "raw-test", "failover_timeout": 60.0,
+            "capabilities": [{"type": "PARTITION_AWARE"}],
+        }
+        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.framework_id: str | None = None
+        self.stream_id: str | None = None
+        self._conn: http.client.HTTPConnection | None = None
+        self._reader: threading.Thread | None = None
+        self.seen: list[dict[str, Any]] = []
+
+    # --- subscription -----------------------------------------------------------------------
+    def subscribe(self, framework_id: str | None = None) -> dict[str, Any]:
+        info = dict(self.framework_info)
+        if framework_id:
+            info["id"] = {"value": framework_id}
+        body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+        if framework_id:
+            body["framework_id"] = {"value": framework_id}
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn.request("POST", "/api/v1/scheduler", json.dumps(body),
+                     {"Content-Type": "application/json", "Accept": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 200, (resp.status, resp.read())
+        assert resp.getheader("Transfer-Encoding") == "chunked"
+        self.stream_id = resp.getheader("Mesos-Stream-Id")
+        assert self.stream_id
+        self._conn = conn
+        self._reader = threading.Thread(target=self._read, args=(resp,), daemon=True)
+        self._reader.start()
+        first = self.next_event(10)
+        assert first["type"] == "SUBSCRIBED", first
+        self.framework_id = first["subscribed"]["framework_id"]["value"]
+        return first
+
+    def _read(self, resp: http.client.HTTPResponse) -> None:
+        buf = b""
+        try:
+            while True:
+                chunk = resp.read1(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while True:  # RecordIO: "<length>\n<length bytes>"
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        break
+                    size = int(buf[:nl])
+                    if len(buf) < nl + 1 + size:
+                        break
+                    record = buf[nl + 1 : nl + 1 + size]
+                    buf = buf[nl + 1 + size :]
+                    self.events.put(json.loads(record))
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        self.events.put(None)
+
+    def drop_connection(self) -> None:
+        if self._conn is not None and self._conn.sock is not None:
+            self._conn.sock.shutdown(socket.SHUT_RDWR)
+            self._conn.close()
+        if self._reader is not None:
+            self._reader.join(5)
+
+    def next_event(self, timeout: float = 10, skip_heartbeats: bool = True) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no event in time")
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                raise AssertionError("no event in time") from None
+            if ev is None:
+                raise ConnectionError("stream closed")
+            self.seen.append(ev)
+            if skip_heartbeats and ev["type"] == "HEARTBEAT":
+                continue
+            return ev
+
+    def wait_event(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 15,
+                   ack: bool = True) -> dict[str, Any]:
+        """The next event matching `pred`; UPDATEs on the way are acknowledged (if uuid)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.next_event(max(0.01, deadline - time.monotonic()))
+            if ack and ev["type"] == "UPDATE" and "uuid" in ev["update"]["status"]:
+                self.ack(ev["update"]["status"])
+            if pred(ev):
+                return ev
+
+    def wait_offers(self, timeout: float = 15) -> list[dict[str, Any]]:
+        ev = self.wait_event(lambda e: e["type"] == "OFFERS", timeout)
+        return list(ev["offers"]["offers"])
+
+    def wait_update(self, task_id: str, state: str, timeout: float = 15,
+                    ack: bool = True) -> dict[str, Any]:
+        ev = self.wait_event(
+            lambda e: e["type"] == "UPDATE"
+            and e["update"]["status"]["task_id"]["value"] == task_id
+            and e["update"]["status"]["state"] == state,
+            timeout, ack,
+        )
+        return dict(ev["update"]["status"])
+
+    # --- calls ------------------------------------------------------------------------------
+    def call(self, body: dict[str, Any], *, stream_id: str | None = "default",
+             content_type: str = "application/json", raw: bytes | None = None,
+             ) -> tuple[int, bytes]:
+        headers = {"Content-Type": content_type}
+        sid = self.stream_id if stream_id == "default" else stream_id
+        if sid:
+            headers["Mesos-Stream-Id"] = sid
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            conn.request("POST", "/api/v1/scheduler",
+                         raw if raw is not None else json.dumps(body), headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def send(self, call_type: str, payload: dict[str, Any] | None = None) -> int:
+        body: dict[str, Any] = {"type": call_type, "framework_id": {"value": self.framework_id}}
+        if payload is not None:
+            body[call_type.lower()] = payload
+        status, text = self.call(body)
+        assert status in (200, 202), (status, text)
+        return status
+
+    def ack(self, status: dict[str, Any]) -> None:
+        self.send("ACKNOWLEDGE", {"agent_id": status["agent_id"], "task_id": status["task_id"],
+                                  "uuid": status["uuid"]})
+
+    def launch(self, offer: dict[str, Any], tasks: list[dict[str, Any]],
+               refuse_seconds: float | None = None) -> None:
+        payload: dict[str, Any] = {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}],
+        }
+        if refuse_seconds is not None:
+            payload["filters"] = {"refuse_seconds": refuse_seconds}
+        self.send("ACCEPT", payload)
+
+    def close(self) -> None:
+        self.drop_connection()
+
+
+def task_info(task_id: str, offer: dict[str, Any], command: str, cpus: float = 0.1,
+              mem: float = 32, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": task_id,
+        "task_id": {"value": task_id},
+        "agent_id": offer["agent_id"],
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
+        ],
+        "command": {"shell": True, "value": command},
+        **extra,
+    }
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
