@@ -57,6 +57,7 @@ class AgentConfig:
     port: int
     work_dir: Path
     resources: Resources
+    master_hostname: str = ""
     attributes: list[dict[str, Any]] = field(default_factory=list)
     executor_shutdown_grace_period: float = 3.0
     status_update_retry_min: float = 10.0

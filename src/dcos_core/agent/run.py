@@ -1,0 +1,113 @@
+"""`run_agent(settings)`: build the agent, serve its API, register, and stop cleanly.
+
+`dcos-core agent` calls `asyncio.run(run_agent(settings))`. SIGTERM/SIGINT (or cancelling the
+coroutine) kills every task and returns within about 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from dcos_core.agent.api import create_agent_app
+from dcos_core.agent.master_client import HttpMasterClient, master_url
+from dcos_core.agent.probe import agent_resources, parse_attributes, probe_host
+from dcos_core.agent.service import Agent, AgentConfig
+from dcos_core.clock import Clock, SystemClock
+from dcos_core.config import AgentSettings
+from dcos_core.containerizer.posix import make_subreaper
+from dcos_core.containerizer.registry import create_containerizer
+
+log = logging.getLogger("dcos_core.agent.run")
+
+_SERVER_STOP_TIMEOUT = 3.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `run_agent` owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_agent(settings: AgentSettings, clock: Clock) -> Agent:
+    """Probe the host and wire the agent's parts from `settings`."""
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    facts = probe_host(settings.work_dir)
+    resources = agent_resources(facts, settings.system_reserved_mem, settings.resources)
+    hostname = settings.hostname or settings.ip
+    config = AgentConfig(
+        hostname=hostname,
+        port=settings.port,
+        work_dir=settings.work_dir,
+        resources=resources,
+        master_hostname=master_url(settings.master).split("://", 1)[1].rsplit(":", 1)[0],
+        attributes=parse_attributes(settings.attributes),
+        executor_shutdown_grace_period=settings.executor_shutdown_grace_period,
+        status_update_retry_min=settings.status_update_retry_min,
+        status_update_retry_max=settings.status_update_retry_max,
+        registration_backoff_max=settings.registration_backoff_max,
+    )
+    if settings.containerizer == "posix" and not make_subreaper():
+        log.warning("cannot become a child subreaper; orphaned task processes may linger")
+    return Agent(
+        config,
+        master=HttpMasterClient(settings.master),
+        containerizer=create_containerizer(settings.containerizer, clock),
+        clock=clock,
+    )
+
+
+async def run_agent(
+    settings: AgentSettings, *, clock: Clock | None = None, install_signal_handlers: bool = True
+) -> None:
+    """Run an agent until SIGTERM/SIGINT or cancellation, then kill its tasks and return."""
+    clock = clock or SystemClock()
+    agent = build_agent(settings, clock)
+    server = _Server(
+        uvicorn.Config(
+            create_agent_app(agent),
+            host=settings.ip,
+            port=settings.port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT) if install_signal_handlers else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.create_task(server.serve(), name="agent-http")
+    running: asyncio.Task[None] | None = None
+    try:
+        while not server.started:  # register only once the master can reach us
+            if serving.done():
+                serving.result()  # raises the bind error, if any
+                return
+            await asyncio.sleep(0.01)
+        log.info("agent listening on %s:%d", settings.ip, settings.port)
+        running = asyncio.create_task(agent.run(), name="agent-run")
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, running, serving}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+    finally:
+        log.info("agent stopping")
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if running is not None:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
+        try:
+            await asyncio.shield(agent.stop(kill_tasks=True))
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(serving), _SERVER_STOP_TIMEOUT)
