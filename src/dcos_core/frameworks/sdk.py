@@ -209,6 +209,8 @@ class SchedulerDriver:
         self._backoff = Backoff(min(backoff_initial, backoff_max), backoff_max)
         self._suppressed: set[str] = set()
         self._stop = asyncio.Event()
+        self._idle = asyncio.Event()  # clear while an event is being handled
+        self._idle.set()
         self._client: httpx.AsyncClient | None = None
         self._handlers: dict[str, Handler] = {
             "SUBSCRIBED": self._on_subscribed,
@@ -270,6 +272,11 @@ class SchedulerDriver:
             stopper = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait({session, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if session not in done:
+                # stop() during an event (e.g. from on_update): let that event finish, so its
+                # acknowledgement goes out; the session returns right after it.
+                if not self._idle.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._idle.wait(), self.call_timeout)
                 session.cancel()
                 await asyncio.gather(session, return_exceptions=True)
                 self.stream_id = None  # stopped on purpose: no on_disconnected
@@ -375,7 +382,12 @@ class SchedulerDriver:
                 if not isinstance(event, dict):
                     log.warning("event is not an object: %r", record[:200])
                     continue
-                if await self.dispatch(event) is _End.FATAL:
+                self._idle.clear()
+                try:
+                    end = await self.dispatch(event)
+                finally:
+                    self._idle.set()
+                if end is _End.FATAL or self._stop.is_set():
                     return _End.FATAL
 
     # ---- events --------------------------------------------------------------------------------
