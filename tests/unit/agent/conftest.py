@@ -52,7 +52,9 @@ def task(task_id: str, cmd: str | None = "sleep 100", **extra: Any) -> dict[str,
             {
                 "name": "ports",
                 "type": "RANGES",
-                "ranges": {"range": [{"begin": 31005, "end": 31005}, {"begin": 31001, "end": 31002}]},
+                "ranges": {
+                    "range": [{"begin": 31005, "end": 31005}, {"begin": 31001, "end": 31002}]
+                },
             },
         ],
     }

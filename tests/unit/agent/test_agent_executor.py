@@ -34,13 +34,21 @@ def ctx(tmp_path: Path, grace: float = 3.0) -> ExecutorContext:
 
 
 def run(
-    tmp_path: Path, t: dict[str, Any], c: Containerizer, fw_info: dict[str, Any] | None = None,
+    tmp_path: Path,
+    t: dict[str, Any],
+    c: Containerizer,
+    fw_info: dict[str, Any] | None = None,
     grace: float = 3.0,
 ) -> tuple[CommandExecutor, list[dict[str, Any]]]:
     out: list[dict[str, Any]] = []
     ex = CommandExecutor(
-        t, framework_id="F1", framework_info=fw_info or {}, ctx=ctx(tmp_path, grace),
-        containerizer=c, clock=SystemClock(), emit=out.append,
+        t,
+        framework_id="F1",
+        framework_info=fw_info or {},
+        ctx=ctx(tmp_path, grace),
+        containerizer=c,
+        clock=SystemClock(),
+        emit=out.append,
     )
     return ex, out
 
@@ -55,12 +63,15 @@ def test_environment(tmp_path: Path) -> None:
         "web.1",
         command={
             "value": "x",
-            "environment": {"variables": [{"name": "APP", "value": "1"}, {"name": "HOST", "value": "h"}]},
+            "environment": {
+                "variables": [{"name": "APP", "value": "1"}, {"name": "HOST", "value": "h"}]
+            },
         },
         discovery={"ports": {"ports": [{"number": 31002, "name": "http-api"}]}},
     )
-    env = build_environment(t, ctx=ctx(tmp_path), framework_id="F1", container_id="C",
-                            sandbox=Path("/sb"))
+    env = build_environment(
+        t, ctx=ctx(tmp_path), framework_id="F1", container_id="C", sandbox=Path("/sb")
+    )
     assert (env["PORT0"], env["PORT1"], env["PORT2"]) == ("31005", "31001", "31002")
     assert env["PORTS"] == "31005,31001,31002"
     assert env["PORT_HTTP_API"] == "31002"
@@ -127,7 +138,9 @@ async def test_kill_uses_task_grace_then_sigkill(tmp_path: Path) -> None:
         "trap '' TERM; sleep 100 & while :; do sleep 0.05; done",
         kill_policy={"grace_period": {"nanoseconds": 300_000_000}},
     )
-    ex, out = run(tmp_path, t, PosixContainerizer(), {"capabilities": [{"type": "TASK_KILLING_STATE"}]})
+    ex, out = run(
+        tmp_path, t, PosixContainerizer(), {"capabilities": [{"type": "TASK_KILLING_STATE"}]}
+    )
     runner = asyncio.create_task(ex.run())
     while ex.pid is None:
         await asyncio.sleep(0.02)

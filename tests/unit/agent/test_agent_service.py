@@ -41,7 +41,9 @@ def states(master: InMemoryMasterClient, task_id: str) -> list[str]:
     return [s.status["state"] for s in master.statuses if s.status["task_id"]["value"] == task_id]
 
 
-async def test_registers_without_id_then_heartbeats(running: tuple[Agent, InMemoryMasterClient]) -> None:
+async def test_registers_without_id_then_heartbeats(
+    running: tuple[Agent, InMemoryMasterClient],
+) -> None:
     agent, master = running
     first = master.registrations[0]
     assert first.agent_info.id is None and first.tasks == []
@@ -71,7 +73,9 @@ async def test_reregisters_with_same_id_and_tasks_after_404(
     await until(lambda: states(master, "t1") == ["TASK_STARTING", "TASK_STARTING"])
 
 
-async def test_reregisters_when_master_comes_back(running: tuple[Agent, InMemoryMasterClient]) -> None:
+async def test_reregisters_when_master_comes_back(
+    running: tuple[Agent, InMemoryMasterClient],
+) -> None:
     agent, master = running
     master.reachable = False
     await until(lambda: not agent.registered)
@@ -127,14 +131,16 @@ async def test_kill_and_shutdown_framework(running: tuple[Agent, InMemoryMasterC
     assert agent.tasks[("F", "b")].state.value == "TASK_RUNNING"
 
 
-async def test_run_task_without_task_id_is_invalid(running: tuple[Agent, InMemoryMasterClient]) -> None:
+async def test_run_task_without_task_id_is_invalid(
+    running: tuple[Agent, InMemoryMasterClient],
+) -> None:
     agent, _master = running
     with pytest.raises(InvalidError):
         agent.run_task(RunTask(framework_id="F", task={"name": "x"}))
 
 
 async def test_stop_kills_every_task(tmp_path: Path) -> None:
-    agent, master = make_agent(tmp_path, grace=0.1)
+    agent, _master = make_agent(tmp_path, grace=0.1)
     runner = asyncio.create_task(agent.run())
     await until(lambda: agent.registered)
     agent.run_task(RunTask(framework_id="F", task=task("t")))

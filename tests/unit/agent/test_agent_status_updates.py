@@ -77,7 +77,7 @@ async def test_failed_sends_are_retried_on_the_same_schedule(env: Any) -> None:
 
 
 async def test_ack_with_wrong_uuid_is_ignored(env: Any) -> None:
-    mgr, rec, clock = env
+    mgr, _rec, clock = env
     u = st("t", TaskState.RUNNING)
     mgr.update("f", u)
     await mgr.send_due()
