@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import CLOSE, FakeMaster
+from fake_scheduler_master import CLOSE, FakeMaster
 
 from dcos_core.frameworks.sdk import (
     Scheduler,

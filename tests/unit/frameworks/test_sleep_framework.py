@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import FakeMaster
+from fake_scheduler_master import FakeMaster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "examples"))
 import sleep_framework
