@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import psutil
@@ -59,8 +59,6 @@ class _Container:
     done: asyncio.Future[Termination]
     watcher: asyncio.Task[None] | None = None
     destroying: asyncio.Task[None] | None = None
-    killed_by_agent: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PosixContainerizer:
