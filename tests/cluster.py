@@ -227,7 +227,7 @@ class RawScheduler:
                     record = buf[nl + 1 : nl + 1 + size]
                     buf = buf[nl + 1 + size :]
                     self.events.put(json.loads(record))
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
             pass
         self.events.put(None)
 

@@ -903,10 +903,12 @@ class Master:
             if not can_transition(task.state, state) and state != task.state:
                 log.info("task %s: %s -> %s reported by the agent", tid, task.state, state)
             task.state = state
+            retry = isinstance(uuid, str) and uuid == task.latest_uuid
             task.latest_uuid = uuid if isinstance(uuid, str) else task.latest_uuid
-            task.statuses.append(status)
-            if len(task.statuses) > STATUSES_KEPT:
-                del task.statuses[0]
+            if not retry:  # agents resend an update until it is acknowledged
+                task.statuses.append(status)
+                if len(task.statuses) > STATUSES_KEPT:
+                    del task.statuses[0]
             self._count(f"master/task_{state.name.lower()}_updates")
             self._operator_event({"type": "TASK_UPDATED", "task_updated": {
                 "framework_id": wrap(fw.framework_id), "status": status, "state": state.value}})
