@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from dcos_core.allocator.cycle import CycleRunner
 from dcos_core.allocator.filters import MAX_REFUSE_SECONDS, RefuseFilters
-from dcos_core.allocator.quota import QuotaCycle
+from dcos_core.allocator.quota import QuotaCycle, ancestors_or_self
 from dcos_core.allocator.sorter import Millis, RoleTree, add_millis
 from dcos_core.allocator.types import (
     REASON_PRIORITY,
@@ -429,18 +429,24 @@ class Allocator:
         return out
 
     def role_summary(self) -> dict[str, dict[str, object]]:
-        """role -> weight, allocated resources, frameworks, quota and weighted share."""
+        """role -> weight, allocated resources (whole subtree), frameworks, quota, share.
+
+        The share is the weighted dominant share of the role's subtree, as the sorter sees it.
+        """
         if self.tree.dirty:
             self.tree.rebuild()
-        allocated: dict[str, Resources] = {}
+        allocated: dict[str, Resources] = {}  # of the role's subtree (eng includes eng/web)
         for by_role in self.alloc.values():
             for role, by_agent in by_role.items():
-                allocated[role] = allocated.get(role, EMPTY) + _sum(by_agent.values())
+                res = _sum(by_agent.values())
+                for r in ancestors_or_self(role):
+                    allocated[r] = allocated.get(r, EMPTY) + res
         subscribed: dict[str, list[str]] = {}
         for fid, fw in self.frameworks.items():
             for role in fw.roles:
                 subscribed.setdefault(role, []).append(fid)
-        roles = set(allocated) | set(subscribed) | set(self.quotas) | set(self.tree.weights)
+        named = set(allocated) | set(subscribed) | set(self.quotas) | set(self.tree.weights)
+        roles = {a for r in named for a in ancestors_or_self(r)}
         out: dict[str, dict[str, object]] = {}
         for role in sorted(roles):
             node = self.tree.node(role)

@@ -140,6 +140,8 @@ class CycleRunner:
         quota = self.quota
         if quota is None:
             return offerable, None
+        if stage1 and not quota.unmet(role):
+            return None, None
         caps, why = quota.caps(role, stage1)
         if not caps:
             return offerable, None

@@ -43,7 +43,11 @@ class QuotaCycle:
                 for unallocated reservations only, not for headroom.
         """
         self.guarantees = {r: q.guarantees.totals() for r, q in quotas.items() if q.guarantees}
-        self.limits = {r: q.limits.totals() for r, q in quotas.items() if q.limits is not None}
+        self.limits: dict[str, Millis] = {}
+        for r, q in quotas.items():
+            lim = q.limit_totals()
+            if lim is not None:
+                self.limits[r] = lim
         self.consumed: dict[str, Millis] = {r: dict(subtree_alloc.get(r, {})) for r in quotas}
         self.headroom: Millis = {}
         for res, active in free:

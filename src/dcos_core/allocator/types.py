@@ -68,11 +68,47 @@ class Quota:
 
     Args:
         guarantees: resources kept available for the role before fair sharing (scalars only).
-        limits: the most the role may hold (scalars only); `None` means no limit.
+        limits: the most the role may hold (scalars only); `None` means no limit. A name not
+            in `limits` is not limited.
+        zero_limits: names limited to 0 (a `Resources` value cannot hold a zero quantity, so
+            `limits=Resources.parse("cpus:0")` would mean "no cpu limit"; use
+            `Quota.parse("", "cpus:0")` or this field instead).
+
+    Example:
+        >>> Quota.parse("cpus:1", "cpus:4;gpus:0").limit_totals()
+        {'cpus': 4000, 'gpus': 0}
     """
 
     guarantees: Resources
     limits: Resources | None = None
+    zero_limits: frozenset[str] = frozenset()
+
+    @staticmethod
+    def parse(guarantees: str, limits: str | None = None) -> Quota:
+        """Build from the flag form; `name:0` in `limits` becomes a zero limit."""
+        zero: set[str] = set()
+        if limits is not None:
+            for part in filter(None, (p.strip() for p in limits.split(";"))):
+                name, _sep, value = part.partition(":")
+                try:
+                    if float(value) == 0:
+                        zero.add(name.strip())
+                except ValueError:
+                    pass
+        return Quota(
+            Resources.parse(guarantees),
+            None if limits is None else Resources.parse(limits),
+            frozenset(zero),
+        )
+
+    def limit_totals(self) -> dict[str, int] | None:
+        """Limits in thousandths per name, zero limits included; None if there are none."""
+        if self.limits is None and not self.zero_limits:
+            return None
+        out = dict(self.limits.totals()) if self.limits is not None else {}
+        for name in self.zero_limits:
+            out[name] = 0
+        return out
 
     def __post_init__(self) -> None:
         for label, res in (("guarantees", self.guarantees), ("limits", self.limits)):
@@ -83,8 +119,8 @@ class Quota:
                     raise InvalidError(f"quota on non-scalar '{name}'", f"quota.{label}")
                 if role != UNRESERVED:
                     raise InvalidError(f"quota on reserved '{name}({role})'", f"quota.{label}")
-        if self.limits is not None:
-            lim = self.limits.totals()
+        lim = self.limit_totals()
+        if lim is not None:
             for name, g in self.guarantees.totals().items():
                 if name in lim and g > lim[name]:
                     raise InvalidError(f"guarantee of '{name}' exceeds its limit", "quota")

@@ -132,3 +132,17 @@ def test_quota_must_be_scalar_and_guarantee_within_limit() -> None:
         Quota(guarantees=R("cpus(x):1"))
     with pytest.raises(InvalidError):
         Quota(guarantees=R("cpus:2"), limits=R("cpus:1"))
+
+
+def test_zero_limit_blocks_unreserved_resources() -> None:
+    """`cpus:0` as a limit means no unreserved cpus at all (not "no limit")."""
+    quota = Quota.parse("", "cpus:0")
+    assert quota.limit_totals() == {"cpus": 0}
+    alloc, _ = make(min_allocatable=(R("cpus:0.01"),))
+    alloc.set_quota("z", quota)
+    alloc.add_framework("fz", ["z"])
+    alloc.add_agent("x", R("cpus:4;cpus(z):1"))
+    (g,) = alloc.allocate()
+    assert g.resources == R("cpus(z):1")  # its own reservation only
+    assert alloc.allocate() == []
+    assert alloc.why_not("fz")["z"]["reason"] == Reason.QUOTA_LIMIT
