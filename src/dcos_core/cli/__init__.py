@@ -1,0 +1,1 @@
+"""The `dcos` command line: a typed HTTP client (`client`) and typer/rich commands (`main`)."""

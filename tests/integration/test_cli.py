@@ -1,0 +1,297 @@
+"""The `dcos` CLI against a real master and two agents (processes on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from dcos_core import __version__
+from dcos_core.cli.main import app
+from tests.cluster import Cluster, RawScheduler, free_port, task_info, wait_for
+
+pytestmark = pytest.mark.integration
+
+STDOUT_LINES = [f"line-{i}" for i in range(1, 6)]
+COMMAND = "; ".join(f"echo {s}" for s in STDOUT_LINES) + "; echo to-stderr >&2; sleep 120"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("cli"))
+    try:
+        c.start(agents=2)
+        yield c
+    except BaseException:
+        print(c.logs())
+        raise
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def sched(cluster: Cluster) -> Iterator[RawScheduler]:
+    """A framework with one long task (t-cli) whose stdout has five lines."""
+    s = RawScheduler(
+        cluster.master_addr,
+        {
+            "user": "root",
+            "name": "cli-test",
+            "failover_timeout": 60.0,
+            "roles": ["dev"],
+            "capabilities": [{"type": "PARTITION_AWARE"}, {"type": "MULTI_ROLE"}],
+        },
+    )
+    s.subscribe()
+    offer = s.wait_offers()[0]
+    s.launch(offer, [task_info("t-cli", offer, COMMAND)])
+    s.wait_update("t-cli", "TASK_RUNNING")
+    s.agent_id = offer["agent_id"]["value"]  # type: ignore[attr-defined]
+    yield s
+    if s.framework_id:
+        s.call({"type": "TEARDOWN", "framework_id": {"value": s.framework_id}})
+    s.close()
+
+
+def dcos(cluster: Cluster, *args: str) -> Result:
+    result = CliRunner().invoke(app, list(args), env={"DCOS_URL": cluster.url})
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def ok(cluster: Cluster, *args: str) -> str:
+    result = dcos(cluster, *args)
+    assert result.exit_code == 0, (args, result.output)
+    return result.stdout
+
+
+def run_module(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dcos_core.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# errors and the entry point
+
+
+def test_version_as_a_module() -> None:
+    proc = run_module("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"dcos {__version__}")
+
+
+def test_unreachable_master_gives_a_clean_message_and_exit_1() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = run_module("--master", url, "cluster", "state")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"dcos: cannot reach the master at {url} (is it running?)"
+    assert "Traceback" not in proc.stderr + proc.stdout
+    proc = run_module("node", "list", env={"DCOS_URL": url})  # the environment variable too
+    assert proc.returncode == 1 and url in proc.stderr
+
+
+def test_bad_arguments_give_usage_and_exit_2(cluster: Cluster) -> None:
+    result = dcos(cluster, "role", "weight", "dev", "heavy")
+    assert result.exit_code == 2
+    assert "Usage" in result.output
+    result = dcos(cluster, "quota", "set", "dev", "--guarantee", "cpus")
+    assert result.exit_code == 2
+    assert "NAME=VALUE" in result.output
+    assert dcos(cluster, "node", "frobnicate").exit_code == 2
+
+
+def test_4xx_gives_the_servers_message(cluster: Cluster) -> None:
+    result = dcos(cluster, "framework", "teardown", "no-such-framework")
+    assert result.exit_code == 1
+    server = cluster.operator(
+        {"type": "TEARDOWN", "teardown": {"framework_id": {"value": "no-such-framework"}}}
+    )
+    assert server.status_code == 400
+    assert result.stderr.strip() == f"dcos: {server.text}"
+    assert "Framework no-such-framework cannot be found" in result.stderr
+    result = dcos(cluster, "node", "deactivate", "no-such-agent")
+    assert (result.exit_code, result.stderr.strip()) == (
+        1,
+        "dcos: Agent no-such-agent is not known",
+    )
+    result = dcos(cluster, "framework", "why", "no-such-framework")  # JSON {"message"} error
+    assert (result.exit_code, result.stderr.strip()) == (
+        1,
+        "dcos: Framework no-such-framework is not known",
+    )
+    result = dcos(cluster, "role", "weight", "dev", "0")
+    assert result.exit_code == 1 and "must be positive" in result.stderr
+    result = dcos(cluster, "task", "log", "no-such-task")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "dcos: task no-such-task is not known to the master"
+
+
+# ----------------------------------------------------------------------------------------------
+# nodes and the cluster
+
+
+def test_node_list_shows_both_agents(cluster: Cluster) -> None:
+    out = ok(cluster, "node", "list")
+    slaves = cluster.state()["slaves"]
+    assert len(slaves) == 2
+    for s in slaves:
+        row = next(line for line in out.splitlines() if s["id"] in line)
+        assert f"{s['hostname']}:{s['port']}" in row
+        assert " yes " in row
+        assert "/4 " in row and "/4096" in row  # cpus and mem used/total
+    raw = json.loads(ok(cluster, "node", "list", "--json"))
+    assert sorted(a["id"] for a in raw) == sorted(s["id"] for s in slaves)
+
+
+def test_cluster_state_summary(cluster: Cluster, sched: RawScheduler) -> None:
+    out = ok(cluster, "cluster", "state")
+    state = cluster.state()
+    assert state["id"] in out
+    assert "2 active, 0 inactive, 0 unreachable" in out
+    assert "1 running" in out
+    assert "0.1/8 used" in out  # cpus
+    assert "32/8192 MiB used" in out  # mem
+    raw = json.loads(ok(cluster, "cluster", "state", "--json"))
+    assert raw["id"] == state["id"] and len(raw["slaves"]) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# tasks
+
+
+def test_task_list_shows_the_launched_task(cluster: Cluster, sched: RawScheduler) -> None:
+    out = ok(cluster, "task", "list")
+    row = next(line for line in out.splitlines() if "t-cli" in line)
+    assert sched.framework_id in row
+    assert sched.agent_id in row  # type: ignore[attr-defined]
+    assert "TASK_RUNNING" in row
+    assert "t-cli" in ok(cluster, "task", "list", "--framework", sched.framework_id or "")
+    assert "t-cli" not in ok(cluster, "task", "list", "--framework", "other")
+    raw = json.loads(ok(cluster, "task", "list", "--all", "--json"))
+    assert [t["state"] for t in raw if t["id"] == "t-cli"] == ["TASK_RUNNING"]
+
+
+def test_task_log_reads_the_sandbox(cluster: Cluster, sched: RawScheduler) -> None:
+    out = wait_for(
+        lambda: (o := ok(cluster, "task", "log", "t-cli")).count("line-") == 5 and o,
+        10,
+        "task stdout",
+    )
+    assert out.splitlines() == STDOUT_LINES
+    assert ok(cluster, "task", "log", "t-cli", "--lines", "2").splitlines() == STDOUT_LINES[-2:]
+    assert ok(cluster, "task", "log", "t-cli", "-n", "0") == ""
+    assert "to-stderr" in ok(cluster, "task", "log", "t-cli", "--stderr")
+
+
+# ----------------------------------------------------------------------------------------------
+# roles and quota
+
+
+def test_role_weight_then_role_list(cluster: Cluster, sched: RawScheduler) -> None:
+    assert "weight of role dev set to 2.5" in ok(cluster, "role", "weight", "dev", "2.5")
+    out = ok(cluster, "role", "list")
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["dev"])
+    assert row.split()[1:3] == ["2.5", "1"]  # weight, frameworks
+    raw = json.loads(ok(cluster, "role", "list", "--json"))
+    assert {r["name"]: r["weight"] for r in raw}["dev"] == 2.5
+
+
+def test_quota_set_list_and_remove(cluster: Cluster) -> None:
+    out = ok(
+        cluster, "quota", "set", "ops", "--guarantee", "cpus=1,mem=256", "--limit", "cpus=2,mem=512"
+    )
+    assert "quota of role ops" in out
+    out = ok(cluster, "quota", "list")
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["ops"])
+    assert "cpus=1,mem=256" in row and "cpus=2,mem=512" in row
+    raw = json.loads(ok(cluster, "quota", "list", "--json"))
+    assert raw == [
+        {
+            "role": "ops",
+            "guarantees": {"cpus": {"value": 1.0}, "mem": {"value": 256.0}},
+            "limits": {"cpus": {"value": 2.0}, "mem": {"value": 512.0}},
+        }
+    ]
+    row = next(
+        line for line in ok(cluster, "role", "list").splitlines() if line.split()[:1] == ["ops"]
+    )
+    assert "cpus=1,mem=256" in row
+    result = dcos(cluster, "quota", "set", "ops", "--guarantee", "cpus=3", "--limit", "cpus=2")
+    assert result.exit_code == 1 and "exceed" in result.stderr
+    ok(cluster, "quota", "remove", "ops")
+    assert "no quota is set" in ok(cluster, "quota", "list")
+
+
+# ----------------------------------------------------------------------------------------------
+# operating nodes
+
+
+def _row(cluster: Cluster, agent_id: str) -> str:
+    return next(line for line in ok(cluster, "node", "list").splitlines() if agent_id in line)
+
+
+def test_node_deactivate_drain_and_reactivate(cluster: Cluster, sched: RawScheduler) -> None:
+    idle = next(s["id"] for s in cluster.state()["slaves"] if s["id"] != sched.agent_id)  # type: ignore[attr-defined]
+    assert "deactivated" in ok(cluster, "node", "deactivate", idle)
+    assert "no (deactivated)" in _row(cluster, idle)
+    assert "2 active" not in ok(cluster, "cluster", "state")
+    assert "reactivated" in ok(cluster, "node", "reactivate", idle)
+    assert " yes " in _row(cluster, idle)
+    assert "draining" in ok(cluster, "node", "drain", idle, "--max-grace-period", "1")
+    assert "no (drained)" in _row(cluster, idle)  # no tasks: drained at once
+    ok(cluster, "node", "reactivate", idle)
+    assert " yes " in _row(cluster, idle)
+
+
+# ----------------------------------------------------------------------------------------------
+# frameworks (teardown last: it ends the task)
+
+
+def test_framework_list(cluster: Cluster, sched: RawScheduler) -> None:
+    out = ok(cluster, "framework", "list")
+    row = next(line for line in out.splitlines() if (sched.framework_id or "?") in line)
+    assert "cli-test" in row and "dev" in row and "active" in row
+    raw: list[dict[str, Any]] = json.loads(ok(cluster, "framework", "list", "--json"))
+    assert [f["name"] for f in raw if f["id"] == sched.framework_id] == ["cli-test"]
+
+
+def test_framework_why_explains_a_suppressed_framework(
+    cluster: Cluster, sched: RawScheduler
+) -> None:
+    fid = sched.framework_id or ""
+    sched.send("SUPPRESS", {"roles": ["dev"]})
+    out = wait_for(
+        lambda: (o := ok(cluster, "framework", "why", fid)) and "SUPPRESSED" in o and o,
+        10,
+        "a SUPPRESSED reason",
+    )
+    row = next(line for line in out.splitlines() if "SUPPRESSED" in line)
+    assert row.split()[0] == "dev"
+    assert "suppressed offers" in row
+    raw = json.loads(ok(cluster, "framework", "why", fid, "--json"))
+    assert raw["roles"]["dev"]["reason"] == "SUPPRESSED"
+    sched.send("REVIVE", {"roles": ["dev"]})
+
+
+def test_framework_teardown(cluster: Cluster, sched: RawScheduler) -> None:
+    fid = sched.framework_id or ""
+    assert f"framework {fid} torn down" in ok(cluster, "framework", "teardown", fid)
+    assert fid not in ok(cluster, "framework", "list")
+    row = next(
+        line for line in ok(cluster, "framework", "list", "--all").splitlines() if fid in line
+    )
+    assert "completed" in row
+    wait_for(lambda: "TASK_KILLED" in ok(cluster, "task", "list", "--all"), 15, "t-cli killed")
+    assert "t-cli" not in ok(cluster, "task", "list")
+    sched.framework_id = None  # already torn down
