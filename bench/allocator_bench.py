@@ -43,8 +43,8 @@ def plot(results: list[dict[str, Any]], path: str) -> None:
         label="dcos-core (Python, median; min-max)",
         color="#2a7ab0",
     )
-    for x, v in zip(xs, ours, strict=True):
-        ax.annotate(f"{v:.2f}s", (x + w / 2, v), ha="center", va="bottom", fontsize=8)
+    for x, v, hi in zip(xs, ours, highs, strict=True):
+        ax.annotate(f"{v:.2f}s", (x + w / 2, v + hi), ha="center", va="bottom", fontsize=8)
     for x, v in zip(xs, mesos, strict=True):
         ax.annotate(f"{v:.1f}s", (x - w / 2, v), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(xs, labels)

@@ -501,7 +501,7 @@ class Allocator:
         """Take `res` out of (fw, role)'s allocation on `agent` and give it back to the agent."""
         key = (fw, role)
         cur = agent.alloc.get(key, EMPTY)
-        left = cur - res
+        left = EMPTY if cur is res else cur - res  # the common case: all of an offer comes back
         if left:
             agent.alloc[key] = left
         else:
@@ -509,7 +509,7 @@ class Allocator:
         by_role = self.alloc.get(fw, {})
         by_agent = by_role.get(role, {})
         cur = by_agent.get(agent.id, EMPTY)
-        left = cur - res
+        left = EMPTY if cur is res else cur - res
         if left:
             by_agent[agent.id] = left
         else:

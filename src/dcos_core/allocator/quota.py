@@ -59,8 +59,8 @@ class QuotaCycle:
                         continue
                     self.headroom[name] = self.headroom.get(name, 0) + v
                     continue
-                for q, c in self.consumed.items():
-                    if is_ancestor_or_self(q, rrole):
+                for qrole, c in self.consumed.items():
+                    if is_ancestor_or_self(qrole, rrole):
                         c[name] = c.get(name, 0) + v
 
     def unmet(self, role: str) -> Millis:

@@ -39,17 +39,19 @@ class ShareBasis:
     __slots__ = ("items",)
 
     def __init__(self, totals: Mapping[str, int], excluded: frozenset[str]) -> None:
-        self.items = [
-            (n, 1.0 / t) for n, t in sorted(totals.items()) if t > 0 and n not in excluded
-        ]
+        self.items = [(n, t) for n, t in sorted(totals.items()) if t > 0 and n not in excluded]
 
     def share(self, alloc: Mapping[str, int], weight: float) -> float:
-        """max over names of allocated / total, divided by the weight."""
+        """max over names of allocated / total, divided by the weight.
+
+        A true division of two integers is correctly rounded, so equal fractions (2/4 cpus and
+        256/512 mem) give equal floats and ties are broken by count and name, never by rounding.
+        """
         s = 0.0
-        for name, inv in self.items:
+        for name, total in self.items:
             v = alloc.get(name)
             if v:
-                x = v * inv
+                x = v / total
                 if x > s:
                     s = x
         return s / weight
@@ -220,12 +222,15 @@ class RoleTree:
         a = n.fw_alloc.get(fw)
         if a is None:
             a = n.fw_alloc[fw] = {}
-        add_millis(a, totals, sign)
-        add_millis(n.self_alloc, totals, sign)
+        targets = [a, n.self_alloc]
         for m in n.path:
-            add_millis(m.subtree_alloc, totals, sign)
+            targets.append(m.subtree_alloc)
             if count:
                 m.count += 1
+        for name, v in totals.items():
+            dv = sign * v
+            for d in targets:
+                d[name] = d.get(name, 0) + dv
         if count:
             n.fw_counts[fw] = n.fw_counts.get(fw, 0) + 1
         if sign < 0 and not any(a.values()) and fw not in n.fw_keys:

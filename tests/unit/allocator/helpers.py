@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dcos_core.allocator import Allocator, AllocatorConfig, OfferGrant
 from dcos_core.clock import FakeClock
 from dcos_core.resources import Resources
@@ -12,10 +14,10 @@ def R(text: str) -> Resources:
     return Resources.parse(text)
 
 
-def make(seed: int = 0, **config: object) -> tuple[Allocator, FakeClock]:
+def make(seed: int = 0, **config: Any) -> tuple[Allocator, FakeClock]:
     """An allocator on a fake clock; keyword arguments go to `AllocatorConfig`."""
     clock = FakeClock(1000.0)
-    return Allocator(AllocatorConfig(**config), clock, seed=seed), clock  # type: ignore[arg-type]
+    return Allocator(AllocatorConfig(**config), clock, seed=seed), clock
 
 
 def by_framework(grants: list[OfferGrant]) -> dict[str, list[OfferGrant]]:

@@ -169,9 +169,7 @@ def test_excluded_names_do_not_count_in_shares() -> None:
     alloc.add_agent("free", R("cpus:2;mem:200"))
     # shares: g = 0 (gpus excluded), n = 1/3 cpus -> g goes first
     grants = alloc.allocate()
-    assert [(g.framework_id, g.agent_id) for g in grants if g.agent_id == "free"] == [
-        ("g", "free")
-    ]
+    assert [(g.framework_id, g.agent_id) for g in grants if g.agent_id == "free"] == [("g", "free")]
 
 
 def test_gpus_counted_when_not_excluded() -> None:
@@ -183,9 +181,7 @@ def test_gpus_counted_when_not_excluded() -> None:
     alloc.add_agent("cpu", R("cpus:1"), used={("n", "r"): R("cpus:1")})
     alloc.add_agent("free", R("cpus:2;mem:200"))
     grants = alloc.allocate()
-    assert [(g.framework_id, g.agent_id) for g in grants if g.agent_id == "free"] == [
-        ("n", "free")
-    ]
+    assert [(g.framework_id, g.agent_id) for g in grants if g.agent_id == "free"] == [("n", "free")]
 
 
 def test_offered_resources_count_toward_share() -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from dcos_core.allocator import AllocatorConfig, Reason
+from dcos_core.allocator import Allocator, AllocatorConfig, Reason
+from dcos_core.clock import FakeClock
 from dcos_core.errors import InvalidError
 
 from .helpers import R, decline_all, make
 
 
-def _one_agent_one_framework(**config: object):  # type: ignore[no-untyped-def]
+def _one_agent_one_framework(**config: Any) -> tuple[Allocator, FakeClock]:
+    """One agent x (cpus:2;mem:256), one framework fw in role r."""
     alloc, clock = make(**config)
     alloc.add_agent("x", R("cpus:2;mem:256"))
     alloc.add_framework("fw", ["r"])

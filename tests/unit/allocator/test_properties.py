@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,8 +40,10 @@ def agent_text(draw: st.DrawFn) -> str:
 
 OPS = st.tuples(
     st.sampled_from(
-        ["allocate", "allocate", "allocate", "recover", "recover_filter", "recover_part"]
-        + ["advance", "suppress", "revive", "deactivate_agent", "activate_agent", "remove_fw"]
+        [
+            *("allocate", "allocate", "allocate", "recover", "recover_filter", "recover_part"),
+            *("advance", "suppress", "revive", "deactivate_agent", "activate_agent", "remove_fw"),
+        ]
     ),
     st.integers(0, 50),
     st.integers(0, 50),
@@ -92,7 +95,10 @@ def _check_limit(alloc: Allocator, totals: dict[str, Resources], limit: int) -> 
         v
         for total in totals.values()
         for (name, rrole, _k), v in total
-        if name == "cpus" and rrole != UNRESERVED and is_ancestor_or_self("a", rrole)
+        if isinstance(v, int)
+        and name == "cpus"
+        and rrole != UNRESERVED
+        and is_ancestor_or_self("a", rrole)
     )
     unreserved = 0
     for by_role in alloc.alloc.values():
@@ -184,3 +190,29 @@ def test_different_seeds_differ_but_stay_valid() -> None:
     )
     traces = {tuple(replay(seed, sc)[0]) for seed in range(10)}
     assert len(traces) > 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    used=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 512)), min_size=1, max_size=6),
+    seed=st.integers(0, 2**32),
+)
+def test_lowest_share_framework_is_offered_first(used: list[tuple[int, int]], seed: int) -> None:
+    """One free agent, frameworks holding random usage: the lowest (share, count, id) wins."""
+    alloc, _ = make(seed=seed)
+    fids = [f"fw{i}" for i in range(len(used))]
+    for fid in fids:
+        alloc.add_framework(fid, ["r"])
+    for fid, (cpus, mem) in zip(fids, used, strict=True):
+        res = Resources.scalars(cpus=cpus, mem=mem)
+        alloc.add_agent(f"held-{fid}", res, used={(fid, "r"): res} if res else None)
+    alloc.add_agent("free", R("cpus:1;mem:64"))
+    total_cpus = sum(c for c, _m in used) + 1
+    total_mem = sum(m for _c, m in used) + 64
+
+    def share(cm: tuple[int, int]) -> Fraction:  # exact: ties are real ties
+        return max(Fraction(cm[0], total_cpus), Fraction(cm[1], total_mem))
+
+    expected = min(zip(fids, used, strict=True), key=lambda fu: (share(fu[1]), fu[0]))[0]
+    (g,) = [g for g in alloc.allocate() if g.agent_id == "free"]
+    assert g.framework_id == expected

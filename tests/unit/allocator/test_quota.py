@@ -6,12 +6,15 @@ import pytest
 
 from dcos_core.allocator import Quota, Reason
 from dcos_core.errors import InvalidError
+from dcos_core.resources import Resources
 
 from .helpers import R, by_framework, decline_all, make
 
 
 def _cpus(grants: list) -> dict[str, float]:  # type: ignore[type-arg]
-    return {fw: sum(g.resources.scalar("cpus") for g in gs) for fw, gs in by_framework(grants).items()}
+    return {
+        fw: sum(g.resources.scalar("cpus") for g in gs) for fw, gs in by_framework(grants).items()
+    }
 
 
 def test_guarantee_is_met_before_fair_sharing() -> None:
@@ -59,7 +62,8 @@ def test_limit_is_never_exceeded() -> None:
     # the first agent visited gives cpus:3 (and all its mem); the second has mem only left
     # for l: 1024 mem >= 32 -> a mem-only offer is still allocatable
     assert sum(g.resources.scalar("mem") for g in grants) == 2048.0
-    assert alloc.role_summary()["l"]["allocated"].scalar("cpus") == 3.0
+    allocated = alloc.role_summary()["l"]["allocated"]
+    assert isinstance(allocated, Resources) and allocated.scalar("cpus") == 3.0
     decline_all(alloc, grants)
     assert sum(g.resources.scalar("cpus") for g in alloc.allocate()) == 3.0
 
