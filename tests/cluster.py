@@ -266,6 +266,17 @@ class RawScheduler:
             if pred(ev):
                 return ev
 
+    def wait_all(self, task_ids: set[str], state: str, timeout: float = 15) -> None:
+        """Wait until every task in `task_ids` reported `state` (in any order)."""
+        left = set(task_ids)
+
+        def pred(e: dict[str, Any]) -> bool:
+            if e["type"] == "UPDATE" and e["update"]["status"]["state"] == state:
+                left.discard(e["update"]["status"]["task_id"]["value"])
+            return not left
+
+        self.wait_event(pred, timeout)
+
     def wait_offers(self, timeout: float = 15) -> list[dict[str, Any]]:
         ev = self.wait_event(lambda e: e["type"] == "OFFERS", timeout)
         return list(ev["offers"]["offers"])

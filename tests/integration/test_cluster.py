@@ -87,8 +87,7 @@ def test_local_cluster_runs_example_framework_across_three_agents(tmp_path: Path
                 launched += 1
                 if launched == 3:
                     break
-        for i in range(3):
-            s.wait_update(f"long-{i}", "TASK_RUNNING")
+        s.wait_all({f"long-{i}" for i in range(3)}, "TASK_RUNNING")
         pids = []
         for i in range(3):
             pids += _task_pids(f"http://127.0.0.1:{agent_port + i}").values()
@@ -160,8 +159,7 @@ def test_master_restart_keeps_running_tasks_and_delivers_lost_updates(cluster: C
     offer = s.wait_offers()[0]
     s.launch(offer, [task_info("keeper", offer, "sleep 300"),
                      task_info("short", offer, "sleep 2")])
-    s.wait_update("keeper", "TASK_RUNNING")
-    s.wait_update("short", "TASK_RUNNING")
+    s.wait_all({"keeper", "short"}, "TASK_RUNNING")
     agent_url = f"http://127.0.0.1:{cluster.agent_ports[0]}"
     pid_before = _task_pids(agent_url)["keeper"]
     s.close()
