@@ -284,6 +284,21 @@ def test_framework_why_explains_a_suppressed_framework(
     sched.send("REVIVE", {"roles": ["dev"]})
 
 
+def test_task_log_follow_prints_until_the_task_ends(cluster: Cluster) -> None:
+    s = RawScheduler(cluster.master_addr)
+    s.subscribe()
+    try:
+        offer = s.wait_offers()[0]
+        s.launch(offer, [task_info("t-follow", offer, "echo first; sleep 1.5; echo second")])
+        s.wait_update("t-follow", "TASK_RUNNING")
+        wait_for(lambda: "first" in ok(cluster, "task", "log", "t-follow"), 10, "first line")
+        assert ok(cluster, "task", "log", "t-follow", "--follow") == "first\nsecond\n"
+        s.wait_update("t-follow", "TASK_FINISHED")
+    finally:
+        s.call({"type": "TEARDOWN", "framework_id": {"value": s.framework_id}})
+        s.close()
+
+
 def test_framework_teardown(cluster: Cluster, sched: RawScheduler) -> None:
     fid = sched.framework_id or ""
     assert f"framework {fid} torn down" in ok(cluster, "framework", "teardown", fid)

@@ -109,12 +109,28 @@ def _pct(pair: tuple[float, float]) -> str:
 
 def _table(*columns: str, title: str | None = None) -> Table:
     table = Table(
-        box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, header_style="bold"
+        box=box.SIMPLE_HEAD,
+        title=title,
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        header_style="bold",
     )
     for col in columns:
-        numeric = col.split(" ")[0] in {"CPUS", "MEM", "DISK", "TASKS", "WEIGHT", "FRAMEWORKS"}
+        numeric = bool(set(col.split()) & _NUMERIC)
         table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     return table
+
+
+_NUMERIC = {"CPUS", "MEM", "DISK", "TASKS", "WEIGHT", "FRAMEWORKS"}
+
+
+def _show(renderable: Any) -> None:
+    """Print a rich renderable on stdout, without the trailing blanks of padded cells."""
+    console = _console()
+    with console.capture() as captured:
+        console.print(renderable)
+    typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 def _resources_text(res: dict[str, float]) -> str:
@@ -240,7 +256,7 @@ def cluster_state(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     grid.add_row("cpus", f"{_used(s.cpus)} used ({_pct(s.cpus)})")
     grid.add_row("mem", f"{_used(s.mem)} MiB used ({_pct(s.mem)})")
     grid.add_row("disk", f"{_used(s.disk)} MiB used ({_pct(s.disk)})")
-    _console().print(grid)
+    _show(grid)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,7 +287,7 @@ def node_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             _used(n.disk),
             str(n.tasks),
         )
-    _console().print(table if agents else "no agents are registered")
+    _show(table if agents else "no agents are registered")
 
 
 AgentId = Annotated[str, typer.Argument(help="The agent's id (node list).")]
@@ -341,7 +357,7 @@ def task_list(
         table.add_row(
             t.id, t.name, t.framework_id, t.agent_id, Text(t.state, style=_state_style(t.state))
         )
-    _console().print(
+    _show(
         table if tasks else "no tasks" + ("" if include_all else " (--all shows completed tasks)")
     )
 
@@ -410,7 +426,7 @@ def framework_list(
         table.add_row(
             f.id, f.name, ",".join(f.roles), status, str(f.tasks), _num(f.cpus), _num(f.mem)
         )
-    _console().print(table if fws else "no frameworks are registered")
+    _show(table if fws else "no frameworks are registered")
 
 
 @framework_app.command("teardown")
@@ -478,7 +494,7 @@ def framework_why(
             str(r.get("detail") or ""),
             _ago(r.get("at")),
         )
-    _console().print(table)
+    _show(table)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -493,7 +509,9 @@ def role_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         _print_json(raw)
         return
     roles = [Role.from_v1(r) for r in raw]
-    table = _table("ROLE", "WEIGHT", "FRAMEWORKS", "CPUS", "MEM (MiB)", "GUARANTEE", "LIMIT")
+    table = _table(
+        "ROLE", "WEIGHT", "FRAMEWORKS", "ALLOC CPUS", "ALLOC MEM (MiB)", "GUARANTEE", "LIMIT"
+    )
     for r in roles:
         table.add_row(
             r.name,
@@ -504,7 +522,7 @@ def role_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             _resources_text(r.quota.guarantees) if r.quota else "-",
             _resources_text(r.quota.limits) if r.quota else "-",
         )
-    _console().print(table if roles else "no roles")
+    _show(table if roles else "no roles")
 
 
 @role_app.command("weight")
@@ -584,7 +602,7 @@ def quota_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     configs = [QuotaConfig.from_v1(c) for c in raw]
     allocated = {r.name: r for r in (Role.from_v1(x) for x in client.get_roles())}
-    table = _table("ROLE", "GUARANTEE", "LIMIT", "CPUS", "MEM (MiB)")
+    table = _table("ROLE", "GUARANTEE", "LIMIT", "ALLOC CPUS", "ALLOC MEM (MiB)")
     for q in configs:
         r = allocated.get(q.role)
         table.add_row(
@@ -594,7 +612,7 @@ def quota_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             _num(r.cpus) if r else "0",
             _num(r.mem) if r else "0",
         )
-    _console().print(table if configs else "no quota is set")
+    _show(table if configs else "no quota is set")
 
 
 def main() -> None:
