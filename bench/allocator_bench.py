@@ -69,12 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frameworks", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--refuse-seconds",
+        type=float,
+        default=None,
+        help="decline every offer with this filter (Mesos DeclineOffers uses INT_MAX)",
+    )
     p.add_argument("--plot", metavar="PNG", help="run the size grid and write a chart")
     args = p.parse_args(argv)
     sizes = GRID if args.plot else [(args.agents, args.frameworks)]
     results = []
     for agents, frameworks in sizes:
-        r = run(agents, frameworks, rounds=args.rounds, seed=args.seed)
+        r = run(
+            agents,
+            frameworks,
+            rounds=args.rounds,
+            seed=args.seed,
+            refuse_seconds=args.refuse_seconds,
+        )
         results.append(r)
         print(json.dumps(r), flush=True)
     if args.plot:

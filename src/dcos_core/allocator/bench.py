@@ -40,8 +40,18 @@ def _summary(xs: list[float]) -> dict[str, float]:
     return {"min": min(xs), "median": statistics.median(xs), "max": max(xs)}
 
 
-def run(agents: int, frameworks: int, rounds: int = 5, seed: int = 0) -> dict[str, Any]:
+def run(
+    agents: int,
+    frameworks: int,
+    rounds: int = 5,
+    seed: int = 0,
+    *,
+    refuse_seconds: float | None = None,
+) -> dict[str, Any]:
     """Time adding `agents` and `frameworks`, then `rounds` allocation cycles.
+
+    With `refuse_seconds` every offer is declined with that filter, as Mesos' DeclineOffers
+    does (`INT_MAX`): later cycles then skip, per agent, the frameworks that refused it.
 
     Returns a dict with `add_agents_seconds`, `add_frameworks_seconds`, `cycle_seconds` (wall
     time, one per round), `cycle` (min/median/max), `cycle_cpu_seconds` and `cycle_cpu` (process
@@ -74,13 +84,14 @@ def run(agents: int, frameworks: int, rounds: int = 5, seed: int = 0) -> dict[st
             raise DcosError(f"expected {agents} offers in a round, got {offers}")
         s = time.perf_counter()
         for g in grants:
-            alloc.recover(g.framework_id, g.agent_id, g.role, g.resources, None)
+            alloc.recover(g.framework_id, g.agent_id, g.role, g.resources, refuse_seconds)
         recovers.append(time.perf_counter() - s)
     return {
         "agents": agents,
         "frameworks": frameworks,
         "rounds": rounds,
         "seed": seed,
+        "refuse_seconds": refuse_seconds,
         "add_frameworks_seconds": t1 - t0,
         "add_agents_seconds": t2 - t1,
         "cycle_seconds": cycles,
