@@ -226,6 +226,10 @@ class Allocator:
             self.tree.deactivate(role, fw.id)
         fw.roles = new_roles
         fw.suppressed = set(suppressed) & set(new_roles)
+        why = self.why.get(fw.id)
+        if why is not None:
+            for role in set(why) - set(new_roles):
+                del why[role]
         self._sync(fw)
 
     def _sync(self, fw: FrameworkState) -> None:
@@ -250,13 +254,17 @@ class Allocator:
 
         With `refuse_seconds`, a refused-offer filter hides offers on this agent to this
         framework and role that fit in `resources`, for that long (negative or NaN: the default
-        of the config; capped at 365 days). Resources of a removed agent are ignored.
+        of the config; capped at 365 days). Resources of a removed agent or of a removed
+        framework are ignored (they were freed when it was removed); recovering more than the
+        framework holds there is a caller bug and raises `InvalidError`.
         """
         agent = self.agents.get(agent_id)
         if agent is None:
             return
         if resources:
             cur = self.alloc.get(framework_id, {}).get(role, {}).get(agent_id)
+            if cur is None and framework_id not in self.frameworks:
+                return  # removed framework: remove_framework() already freed everything
             if cur is None or not cur.contains(resources):
                 raise InvalidError(
                     f"cannot recover {resources} on agent '{agent_id}': framework "

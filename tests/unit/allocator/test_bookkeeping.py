@@ -143,3 +143,25 @@ def test_allocator_module_imports_no_io() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert Allocator.__module__ == "dcos_core.allocator.allocator"
+
+
+def test_recover_after_remove_framework_is_ignored() -> None:
+    """The master may rescind offers of a removed framework: recovering them is a no-op."""
+    alloc, _ = make()
+    alloc.add_framework("fw", ["r"])
+    alloc.add_agent("x", R("cpus:2;mem:64"))
+    (g,) = alloc.allocate()
+    alloc.remove_framework("fw")
+    alloc.recover("fw", "x", "r", g.resources, 5)
+    assert alloc.agent_available("x") == R("cpus:2;mem:64")
+    assert alloc.stats()["outstanding_filters"] == 0
+
+
+def test_update_framework_drops_reasons_of_removed_roles() -> None:
+    """why_not only lists roles the framework is still subscribed to."""
+    alloc, _ = make()
+    alloc.add_framework("fw", ["a", "b"])
+    alloc.allocate()
+    assert set(alloc.why_not("fw")) == {"a", "b"}
+    alloc.update_framework("fw", ["b"])
+    assert set(alloc.why_not("fw")) == {"b"}
