@@ -52,7 +52,9 @@ class Proc:
         self._out = log.open("ab")
         self.p = subprocess.Popen(
             [sys.executable, "-m", "dcos_core", *args],
-            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
 
     @property
@@ -82,11 +84,17 @@ class Proc:
 class Cluster:
     """A master and agents as separate processes, with short timeouts for tests."""
 
-    def __init__(self, work: Path, *, agent_ping_timeout: float = 0.5,
-                 max_agent_ping_timeouts: int = 4, allocation_interval: float = 0.2,
-                 agent_resources: str = "cpus:4;mem:4096;disk:4096;ports:[31000-31999]",
-                 status_update_retry_min: float = 0.5, master_args: list[str] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        work: Path,
+        *,
+        agent_ping_timeout: float = 0.5,
+        max_agent_ping_timeouts: int = 4,
+        allocation_interval: float = 0.2,
+        agent_resources: str = "cpus:4;mem:4096;disk:4096;ports:[31000-31999]",
+        status_update_retry_min: float = 0.5,
+        master_args: list[str] | None = None,
+    ) -> None:
         self.work = work
         self.master_port = free_port()
         self.master_addr = f"127.0.0.1:{self.master_port}"
@@ -104,11 +112,26 @@ class Cluster:
 
     def start_master(self) -> None:
         self.master = Proc(
-            ["master", "--ip", "127.0.0.1", "--port", str(self.master_port), "--work-dir",
-             str(self.work / "master"), "--allocation-interval", str(self.allocation_interval),
-             "--agent-ping-timeout", str(self.agent_ping_timeout),
-             "--max-agent-ping-timeouts", str(self.max_agent_ping_timeouts),
-             "--agent-reregister-timeout", "30", "--log-level", "info", *self.master_args],
+            [
+                "master",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.master_port),
+                "--work-dir",
+                str(self.work / "master"),
+                "--allocation-interval",
+                str(self.allocation_interval),
+                "--agent-ping-timeout",
+                str(self.agent_ping_timeout),
+                "--max-agent-ping-timeouts",
+                str(self.max_agent_ping_timeouts),
+                "--agent-reregister-timeout",
+                "30",
+                "--log-level",
+                "info",
+                *self.master_args,
+            ],
             self.work / "master.log",
         )
         wait_for(lambda: self.http.get(f"{self.url}/health").status_code == 200, 30, "master")
@@ -119,11 +142,27 @@ class Cluster:
             self.agent_ports.append(free_port())
         port = self.agent_ports[i]
         proc = Proc(
-            ["agent", "--master", self.master_addr, "--ip", "127.0.0.1", "--port", str(port),
-             "--work-dir", str(self.work / f"agent-{i}"), "--resources", self.agent_resources,
-             "--status-update-retry-min", str(self.status_update_retry_min),
-             "--status-update-retry-max", "5", "--executor-shutdown-grace-period", "1",
-             "--log-level", "info"],
+            [
+                "agent",
+                "--master",
+                self.master_addr,
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--work-dir",
+                str(self.work / f"agent-{i}"),
+                "--resources",
+                self.agent_resources,
+                "--status-update-retry-min",
+                str(self.status_update_retry_min),
+                "--status-update-retry-max",
+                "5",
+                "--executor-shutdown-grace-period",
+                "1",
+                "--log-level",
+                "info",
+            ],
             self.work / f"agent-{i}.log",
         )
         if i < len(self.agents):
@@ -175,7 +214,9 @@ class RawScheduler:
         self.host, port = master_addr.split(":")
         self.port = int(port)
         self.framework_info = framework_info or {
-            "user": "root", "name": "raw-test", "failover_timeout": 60.0,
+            "user": "root",
+            "name": "raw-test",
+            "failover_timeout": 60.0,
             "capabilities": [{"type": "PARTITION_AWARE"}],
         }
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -194,8 +235,12 @@ class RawScheduler:
         if framework_id:
             body["framework_id"] = {"value": framework_id}
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        conn.request("POST", "/api/v1/scheduler", json.dumps(body),
-                     {"Content-Type": "application/json", "Accept": "application/json"})
+        conn.request(
+            "POST",
+            "/api/v1/scheduler",
+            json.dumps(body),
+            {"Content-Type": "application/json", "Accept": "application/json"},
+        )
         resp = conn.getresponse()
         assert resp.status == 200, (resp.status, resp.read())
         assert resp.getheader("Transfer-Encoding") == "chunked"
@@ -255,8 +300,9 @@ class RawScheduler:
                 continue
             return ev
 
-    def wait_event(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 15,
-                   ack: bool = True) -> dict[str, Any]:
+    def wait_event(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float = 15, ack: bool = True
+    ) -> dict[str, Any]:
         """The next event matching `pred`; UPDATEs on the way are acknowledged (if uuid)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -281,28 +327,38 @@ class RawScheduler:
         ev = self.wait_event(lambda e: e["type"] == "OFFERS", timeout)
         return list(ev["offers"]["offers"])
 
-    def wait_update(self, task_id: str, state: str, timeout: float = 15,
-                    ack: bool = True) -> dict[str, Any]:
+    def wait_update(
+        self, task_id: str, state: str, timeout: float = 15, ack: bool = True
+    ) -> dict[str, Any]:
         ev = self.wait_event(
-            lambda e: e["type"] == "UPDATE"
-            and e["update"]["status"]["task_id"]["value"] == task_id
-            and e["update"]["status"]["state"] == state,
-            timeout, ack,
+            lambda e: (
+                e["type"] == "UPDATE"
+                and e["update"]["status"]["task_id"]["value"] == task_id
+                and e["update"]["status"]["state"] == state
+            ),
+            timeout,
+            ack,
         )
         return dict(ev["update"]["status"])
 
     # --- calls ------------------------------------------------------------------------------
-    def call(self, body: dict[str, Any], *, stream_id: str | None = "default",
-             content_type: str = "application/json", raw: bytes | None = None,
-             ) -> tuple[int, bytes]:
+    def call(
+        self,
+        body: dict[str, Any],
+        *,
+        stream_id: str | None = "default",
+        content_type: str = "application/json",
+        raw: bytes | None = None,
+    ) -> tuple[int, bytes]:
         headers = {"Content-Type": content_type}
         sid = self.stream_id if stream_id == "default" else stream_id
         if sid:
             headers["Mesos-Stream-Id"] = sid
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
-            conn.request("POST", "/api/v1/scheduler",
-                         raw if raw is not None else json.dumps(body), headers)
+            conn.request(
+                "POST", "/api/v1/scheduler", raw if raw is not None else json.dumps(body), headers
+            )
             resp = conn.getresponse()
             return resp.status, resp.read()
         finally:
@@ -317,11 +373,17 @@ class RawScheduler:
         return status
 
     def ack(self, status: dict[str, Any]) -> None:
-        self.send("ACKNOWLEDGE", {"agent_id": status["agent_id"], "task_id": status["task_id"],
-                                  "uuid": status["uuid"]})
+        self.send(
+            "ACKNOWLEDGE",
+            {"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]},
+        )
 
-    def launch(self, offer: dict[str, Any], tasks: list[dict[str, Any]],
-               refuse_seconds: float | None = None) -> None:
+    def launch(
+        self,
+        offer: dict[str, Any],
+        tasks: list[dict[str, Any]],
+        refuse_seconds: float | None = None,
+    ) -> None:
         payload: dict[str, Any] = {
             "offer_ids": [offer["id"]],
             "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}],
@@ -334,8 +396,14 @@ class RawScheduler:
         self.drop_connection()
 
 
-def task_info(task_id: str, offer: dict[str, Any], command: str, cpus: float = 0.1,
-              mem: float = 32, **extra: Any) -> dict[str, Any]:
+def task_info(
+    task_id: str,
+    offer: dict[str, Any],
+    command: str,
+    cpus: float = 0.1,
+    mem: float = 32,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "name": task_id,
         "task_id": {"value": task_id},

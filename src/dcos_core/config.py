@@ -133,8 +133,9 @@ def read_config_file(path: Path | None, section: str) -> dict[str, Any]:
     return table
 
 
-def load_settings(cls: type[S], flags: dict[str, Any], config_file: Path | None = None,
-                  section: str = "") -> S:
+def load_settings(
+    cls: type[S], flags: dict[str, Any], config_file: Path | None = None, section: str = ""
+) -> S:
     """Build settings: flags (None = not given) over env over file over defaults.
 
     Raises ConfigError naming every bad field at once.
@@ -144,7 +145,7 @@ def load_settings(cls: type[S], flags: dict[str, Any], config_file: Path | None 
     try:
         # Environment variables are read by BaseSettings; init kwargs win over them, so the file
         # values go in only where neither a flag nor an environment variable gave the field.
-        env_only = cls()  # type: ignore[call-arg]
+        env_only = cls()
         env_set = env_only.model_fields_set
         merged = {k: v for k, v in file_values.items() if k not in env_set} | given
         return cls(**merged)

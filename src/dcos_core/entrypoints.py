@@ -20,7 +20,10 @@ from dcos_core.config import AgentSettings, LocalSettings, MasterSettings, load_
 from dcos_core.errors import DcosError
 
 app = typer.Typer(
-    name="dcos-core", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="dcos-core",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     help="dcos-core daemons: a Mesos-compatible master and agents, and a local cluster.",
 )
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print JSON figures.")
@@ -50,18 +53,24 @@ def master(
     hostname: Annotated[str | None, typer.Option(help="name advertised to frameworks")] = None,
     work_dir: Annotated[Path | None, typer.Option(help="registry and state directory")] = None,
     store: Annotated[str | None, typer.Option(help="registry store: sqlite or memory")] = None,
-    allocation_interval: Annotated[float | None, typer.Option(help="seconds between batch "
-                                                                   "allocations (1)")] = None,
+    allocation_interval: Annotated[
+        float | None, typer.Option(help="seconds between batch allocations (1)")
+    ] = None,
     offer_timeout: Annotated[float | None, typer.Option(help="rescind offers after N s")] = None,
-    min_allocatable_resources: Annotated[str | None, typer.Option(
-        help="offer only if one of these fits, e.g. 'cpus:0.01|mem:32'")] = None,
+    min_allocatable_resources: Annotated[
+        str | None, typer.Option(help="offer only if one of these fits, e.g. 'cpus:0.01|mem:32'")
+    ] = None,
     agent_ping_timeout: Annotated[float | None, typer.Option(help="agent heartbeat (15 s)")] = None,
-    max_agent_ping_timeouts: Annotated[int | None, typer.Option(
-        help="missed heartbeats before an agent is unreachable (5)")] = None,
-    agent_reregister_timeout: Annotated[float | None, typer.Option(
-        help="after a master restart, seconds for agents to re-register (600)")] = None,
-    heartbeat_interval: Annotated[float | None, typer.Option(
-        help="seconds between HEARTBEAT events to frameworks (15)")] = None,
+    max_agent_ping_timeouts: Annotated[
+        int | None, typer.Option(help="missed heartbeats before an agent is unreachable (5)")
+    ] = None,
+    agent_reregister_timeout: Annotated[
+        float | None,
+        typer.Option(help="after a master restart, seconds for agents to re-register (600)"),
+    ] = None,
+    heartbeat_interval: Annotated[
+        float | None, typer.Option(help="seconds between HEARTBEAT events to frameworks (15)")
+    ] = None,
     weights: Annotated[str | None, typer.Option(help="role weights, e.g. 'eng=2,ops=1'")] = None,
     seed: Annotated[int | None, typer.Option(help="allocator random seed")] = None,
     config: Config = None,
@@ -89,18 +98,26 @@ def agent(
     port: Annotated[int | None, typer.Option(help="port (default 5051)")] = None,
     hostname: Annotated[str | None, typer.Option(help="name advertised to the master")] = None,
     work_dir: Annotated[Path | None, typer.Option(help="sandboxes and state")] = None,
-    resources: Annotated[str | None, typer.Option(
-        help="override discovered resources, e.g. 'cpus:4;mem:8192;ports:[31000-32000]'")] = None,
+    resources: Annotated[
+        str | None,
+        typer.Option(
+            help="override discovered resources, e.g. 'cpus:4;mem:8192;ports:[31000-32000]'"
+        ),
+    ] = None,
     attributes: Annotated[str | None, typer.Option(help="e.g. 'rack:r1;zone:a'")] = None,
     containerizer: Annotated[str | None, typer.Option(help="posix or simulated")] = None,
-    system_reserved_mem: Annotated[float | None, typer.Option(
-        help="MB of memory kept for the host")] = None,
-    status_update_retry_min: Annotated[float | None, typer.Option(
-        help="first status update retry after N s (10)")] = None,
-    status_update_retry_max: Annotated[float | None, typer.Option(
-        help="retry interval cap (600)")] = None,
-    executor_shutdown_grace_period: Annotated[float | None, typer.Option(
-        help="default kill grace period in s (3)")] = None,
+    system_reserved_mem: Annotated[
+        float | None, typer.Option(help="MB of memory kept for the host")
+    ] = None,
+    status_update_retry_min: Annotated[
+        float | None, typer.Option(help="first status update retry after N s (10)")
+    ] = None,
+    status_update_retry_max: Annotated[
+        float | None, typer.Option(help="retry interval cap (600)")
+    ] = None,
+    executor_shutdown_grace_period: Annotated[
+        float | None, typer.Option(help="default kill grace period in s (3)")
+    ] = None,
     config: Config = None,
     log_level: LogLevel = "info",
 ) -> None:
@@ -124,12 +141,14 @@ def local(
     agents: Annotated[int | None, typer.Option(help="number of agents (1)")] = None,
     work_dir: Annotated[Path | None, typer.Option(help="state of the whole cluster")] = None,
     master_port: Annotated[int | None, typer.Option(help="master port (5050)")] = None,
-    agent_port: Annotated[int | None, typer.Option(
-        help="first agent port (5051); further agents take the next ports")] = None,
+    agent_port: Annotated[
+        int | None, typer.Option(help="first agent port (5051); further agents take the next ports")
+    ] = None,
     marathon_port: Annotated[int | None, typer.Option(help="Marathon port (8080)")] = None,
     chronos_port: Annotated[int | None, typer.Option(help="Chronos port (4400)")] = None,
-    agent_resources: Annotated[str | None, typer.Option(
-        help="resources of each agent (default: discovered)")] = None,
+    agent_resources: Annotated[
+        str | None, typer.Option(help="resources of each agent (default: discovered)")
+    ] = None,
     containerizer: Annotated[str | None, typer.Option(help="posix or simulated")] = None,
     config: Config = None,
     log_level: LogLevel = "warning",

@@ -21,7 +21,7 @@ class InvalidError(DcosError, ValueError):
 
 
 class NotFoundError(DcosError, LookupError):
-    """A named object (framework, agent, task, file) does not exist (HTTP 404, or 400 in Mesos APIs)."""
+    """A named object (framework, agent, task, file) does not exist (HTTP 404)."""
 
 
 class ConflictError(DcosError):

@@ -24,7 +24,7 @@ def new_uuid() -> str:
 
 
 def validate_id(value: str, field: str) -> str:
-    """Check an id the way Mesos does: non-empty, <= 255 bytes, not . or .., no / \\ or control chars.
+    """Check an id as Mesos does: non-empty, <= 255 bytes, not . or .., no / \\ or control chars.
 
     Example:
         >>> validate_id("web.1", "task_id")

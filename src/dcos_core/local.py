@@ -25,7 +25,9 @@ STOP_DEADLINE = 8.0
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     out = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "dcos_core", *args], stdout=out, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "dcos_core", *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
 
@@ -57,23 +59,45 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     master = _spawn(
-        ["master", "--ip", "127.0.0.1", "--port", str(settings.master_port), "--work-dir",
-         str(work / "master"), "--log-level", log_level],
+        [
+            "master",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(settings.master_port),
+            "--work-dir",
+            str(work / "master"),
+            "--log-level",
+            log_level,
+        ],
         work / "master.log",
     )
     agents: list[subprocess.Popen[bytes]] = []
     for i in range(settings.agents):
-        args = ["agent", "--master", master_addr, "--ip", "127.0.0.1", "--port",
-                str(settings.agent_port + i), "--work-dir", str(work / f"agent-{i}"),
-                "--containerizer", settings.containerizer, "--log-level", log_level]
+        args = [
+            "agent",
+            "--master",
+            master_addr,
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(settings.agent_port + i),
+            "--work-dir",
+            str(work / f"agent-{i}"),
+            "--containerizer",
+            settings.containerizer,
+            "--log-level",
+            log_level,
+        ]
         if settings.agent_resources:
             args += ["--resources", settings.agent_resources]
         agents.append(_spawn(args, work / f"agent-{i}.log"))
     code = 0
     try:
         with console.status(f"starting a master and {settings.agents} agent(s)..."):
-            ready = _wait_ready(master_addr, settings.agents, [master, *agents],
-                                lambda: stop_requested)
+            ready = _wait_ready(
+                master_addr, settings.agents, [master, *agents], lambda: stop_requested
+            )
         if not ready:
             console.print(f"[red]cluster did not start; see the logs in {work}[/red]")
             code = 1

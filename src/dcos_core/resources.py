@@ -58,15 +58,17 @@ def validate_role(role: str, field: str = "role") -> str:
     if role == UNRESERVED:
         return role
     parts = role.split("/")
-    if not role or any(p in ("", ".", "..") for p in parts) or not all(
-        _ROLE_RE.match(p) for p in parts
+    if (
+        not role
+        or any(p in ("", ".", "..") for p in parts)
+        or not all(_ROLE_RE.match(p) for p in parts)
     ):
         raise InvalidError(f"'{role}' is not a valid role name", field)
     return role
 
 
 def is_ancestor_or_self(ancestor: str, role: str) -> bool:
-    """True if `ancestor` is `role` or one of its ancestors in the role tree (`eng` of `eng/web`)."""
+    """True if `ancestor` is `role` or one of its ancestors (`eng` of `eng/web`)."""
     return ancestor == role or role.startswith(ancestor + "/")
 
 
@@ -421,7 +423,7 @@ class Resources:
         return self.filter(lambda k, _v: k[1] == role)
 
     def allocatable_to(self, role: str) -> Resources:
-        """What a framework in `role` may be offered: unreserved, or reserved for role or ancestor."""
+        """What a framework in `role` may be offered: unreserved, or reserved for it or above."""
         if all(k[1] == UNRESERVED for k in self._d):
             return self
         return self.filter(lambda k, _v: k[1] == UNRESERVED or is_ancestor_or_self(k[1], role))

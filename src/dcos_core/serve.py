@@ -35,8 +35,13 @@ async def serve_until_signal(
 ) -> None:
     """Serve `app` on host:port until a signal (or `stop` is set); then run `on_signal`."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off",
-        timeout_graceful_shutdown=2, access_log=False,
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        access_log=False,
     )
     server = _Server(config)
     stop = stop or asyncio.Event()

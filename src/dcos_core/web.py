@@ -72,11 +72,13 @@ def install_error_handlers(app: FastAPI, plain_prefixes: Sequence[str] = ("/api/
     """Map `DcosError` and request-validation errors to 4xx/5xx responses on `app`."""
 
     async def on_dcos_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, DcosError)  # registered for DcosError only
+        if not isinstance(exc, DcosError):  # registered for DcosError only
+            raise exc
         return error_response(exc, request.url.path, plain_prefixes)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            raise exc
         parts = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")

@@ -48,7 +48,9 @@ def test_subscribe_streams_recordio_with_stream_id_and_heartbeat_interval(
     s.close()
 
 
-def test_offers_accept_launch_updates_and_acknowledge(sched: RawScheduler, cluster: Cluster) -> None:
+def test_offers_accept_launch_updates_and_acknowledge(
+    sched: RawScheduler, cluster: Cluster
+) -> None:
     offers = sched.wait_offers()
     offer = offers[0]
     names = {r["name"] for r in offer["resources"]}
@@ -59,8 +61,12 @@ def test_offers_accept_launch_updates_and_acknowledge(sched: RawScheduler, clust
         status = sched.wait_update("t-echo", state)
         assert status["source"] == "SOURCE_EXECUTOR"
         assert status["agent_id"] == offer["agent_id"]
-    done = [t for f in cluster.state()["frameworks"] if f["id"] == sched.framework_id
-            for t in f["completed_tasks"]]
+    done = [
+        t
+        for f in cluster.state()["frameworks"]
+        if f["id"] == sched.framework_id
+        for t in f["completed_tasks"]
+    ]
     assert [t["state"] for t in done] == ["TASK_FINISHED"]
 
 
@@ -83,8 +89,9 @@ def test_explicit_and_implicit_reconciliation(sched: RawScheduler) -> None:
     offer = sched.wait_offers()[0]
     sched.launch(offer, [task_info("t-rec", offer, "sleep 60")])
     sched.wait_update("t-rec", "TASK_RUNNING")
-    sched.send("RECONCILE", {"tasks": [{"task_id": {"value": "t-rec"}},
-                                       {"task_id": {"value": "ghost"}}]})
+    sched.send(
+        "RECONCILE", {"tasks": [{"task_id": {"value": "t-rec"}}, {"task_id": {"value": "ghost"}}]}
+    )
     known = sched.wait_update("t-rec", "TASK_RUNNING")
     assert known["reason"] == "REASON_RECONCILIATION"
     assert "uuid" not in known
@@ -103,8 +110,9 @@ def test_launch_validation_gives_task_error_with_reason(sched: RawScheduler) -> 
     assert status["reason"] == "REASON_TASK_INVALID"
     assert "more resources" in status["message"]
     offer = sched.wait_offers()[0]
-    sched.launch(offer, [task_info("t-dup", offer, "sleep 30"),
-                         task_info("t-dup", offer, "sleep 30")])
+    sched.launch(
+        offer, [task_info("t-dup", offer, "sleep 30"), task_info("t-dup", offer, "sleep 30")]
+    )
     dup = sched.wait_update("t-dup", "TASK_ERROR")
     assert "duplicate" in dup["message"].lower()
 
@@ -153,8 +161,9 @@ def test_resubscribe_after_dropped_stream_keeps_tasks(cluster: Cluster) -> None:
     fw = next(f for f in cluster.state()["frameworks"] if f["id"] == fid)
     assert [t["id"] for t in fw["tasks"]] == ["t-keep"]
     # The old stream id is no longer valid.
-    status, text = s2.call({"type": "REVIVE", "framework_id": {"value": fid}},
-                           stream_id=s.stream_id)
+    status, text = s2.call(
+        {"type": "REVIVE", "framework_id": {"value": fid}}, stream_id=s.stream_id
+    )
     assert status == 400 and b"stream ID" in text
     s2.send("TEARDOWN")
     s2.close()
@@ -192,13 +201,25 @@ def test_update_framework_changes_name_synchronously(sched: RawScheduler, cluste
         (b"[1,2]", "application/json", 400, b"object"),
         (b'{"type": 7}', "application/json", 400, b"type"),
         (b'{"type": "SUBSCRIBE"}', "application/json", 400, b"framework_info"),
-        (b'{"type": "SUBSCRIBE", "subscribe": {"framework_info": {"name": "x"}}}',
-         "application/json", 400, b"user"),
-        (b'{"type": "FROBNICATE", "framework_id": {"value": "x"}}', "application/json", 400,
-         b"unknown call type"),
+        (
+            b'{"type": "SUBSCRIBE", "subscribe": {"framework_info": {"name": "x"}}}',
+            "application/json",
+            400,
+            b"user",
+        ),
+        (
+            b'{"type": "FROBNICATE", "framework_id": {"value": "x"}}',
+            "application/json",
+            400,
+            b"unknown call type",
+        ),
         (b'{"type": "REVIVE"}', "application/json", 400, b"framework_id"),
-        (b'{"type": "REVIVE", "framework_id": {"value": "no-such"}}', "application/json", 400,
-         b"cannot be found"),
+        (
+            b'{"type": "REVIVE", "framework_id": {"value": "no-such"}}',
+            "application/json",
+            400,
+            b"cannot be found",
+        ),
         (b'{"type": "REVIVE"}', "text/plain", 415, b"Content-Type"),
         (b'{"type": "REVIVE"}', "application/x-protobuf", 415, b"JSON"),
     ],
@@ -229,8 +250,11 @@ def test_subscribe_with_stream_id_is_400(cluster: Cluster) -> None:
 
 def test_bad_accept_operation_is_400_and_changes_nothing(sched: RawScheduler) -> None:
     offer = sched.wait_offers()[0]
-    body = {"type": "ACCEPT", "framework_id": {"value": sched.framework_id},
-            "accept": {"offer_ids": [offer["id"]], "operations": [{"type": "EXPLODE"}]}}
+    body = {
+        "type": "ACCEPT",
+        "framework_id": {"value": sched.framework_id},
+        "accept": {"offer_ids": [offer["id"]], "operations": [{"type": "EXPLODE"}]},
+    }
     code, text = sched.call(body)
     assert code == 400 and b"EXPLODE" in text
     # The offer is still valid: launching on it works.

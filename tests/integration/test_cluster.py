@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -35,10 +36,8 @@ def _task_pids(agent_url: str) -> dict[str, int]:
 def _kill_groups(pids: Iterator[int] | list[int]) -> None:
     """Clean up task process groups left behind by an agent the test SIGKILLed."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture
@@ -55,21 +54,52 @@ def test_local_cluster_runs_example_framework_across_three_agents(tmp_path: Path
     while agent_port in range(master_port - 3, master_port + 1):
         agent_port = free_port()
     local = subprocess.Popen(
-        [sys.executable, "-m", "dcos_core", "local", "--agents", "3", "--work-dir",
-         str(tmp_path / "local"), "--master-port", str(master_port), "--agent-port",
-         str(agent_port), "--agent-resources", "cpus:1;mem:1024;disk:1024;ports:[31000-31999]"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dcos_core",
+            "local",
+            "--agents",
+            "3",
+            "--work-dir",
+            str(tmp_path / "local"),
+            "--master-port",
+            str(master_port),
+            "--agent-port",
+            str(agent_port),
+            "--agent-resources",
+            "cpus:1;mem:1024;disk:1024;ports:[31000-31999]",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{master_port}"
-        wait_for(lambda: len(httpx.get(f"{url}/master/slaves").json()["slaves"]) == 3, 60,
-                 "3 agents")
+        wait_for(
+            lambda: len(httpx.get(f"{url}/master/slaves").json()["slaves"]) == 3, 60, "3 agents"
+        )
         # Each agent fits 10 tasks of 0.1 cpu, so 30 tasks need all three agents.
         fw = subprocess.run(
-            [sys.executable, str(ROOT / "examples" / "sleep_framework.py"), "--master",
-             f"127.0.0.1:{master_port}", "--tasks", "30", "--cpus", "0.1", "--mem", "32",
-             "--command", "sleep 1", "--timeout", "90"],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                str(ROOT / "examples" / "sleep_framework.py"),
+                "--master",
+                f"127.0.0.1:{master_port}",
+                "--tasks",
+                "30",
+                "--cpus",
+                "0.1",
+                "--mem",
+                "32",
+                "--command",
+                "sleep 1",
+                "--timeout",
+                "90",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert fw.returncode == 0, fw.stdout + fw.stderr
         summary = json.loads(fw.stdout.strip().splitlines()[-1])
@@ -111,8 +141,10 @@ def test_agent_sigkill_makes_tasks_unreachable_or_lost(cluster: Cluster) -> None
     cluster.start(agents=1)
     pa = RawScheduler(cluster.master_addr)
     pa.subscribe()
-    old = RawScheduler(cluster.master_addr, {"user": "root", "name": "not-partition-aware",
-                                             "failover_timeout": 60.0})
+    old = RawScheduler(
+        cluster.master_addr,
+        {"user": "root", "name": "not-partition-aware", "failover_timeout": 60.0},
+    )
     old.subscribe()
     victim_port = cluster.agent_ports[0]
     victim = next(a["id"] for a in cluster.state()["slaves"] if a["port"] == victim_port)
@@ -157,8 +189,7 @@ def test_master_restart_keeps_running_tasks_and_delivers_lost_updates(cluster: C
     fid = s.framework_id
     assert fid is not None
     offer = s.wait_offers()[0]
-    s.launch(offer, [task_info("keeper", offer, "sleep 300"),
-                     task_info("short", offer, "sleep 2")])
+    s.launch(offer, [task_info("keeper", offer, "sleep 300"), task_info("short", offer, "sleep 2")])
     s.wait_all({"keeper", "short"}, "TASK_RUNNING")
     agent_url = f"http://127.0.0.1:{cluster.agent_ports[0]}"
     pid_before = _task_pids(agent_url)["keeper"]
@@ -193,15 +224,16 @@ def test_unacknowledged_update_is_retried_until_acknowledged(cluster: Cluster) -
     # Not acknowledged: the same update (same uuid) arrives again.
     again = s.wait_event(
         lambda e: e["type"] == "UPDATE" and e["update"]["status"].get("uuid") == first["uuid"],
-        timeout=10, ack=False,
+        timeout=10,
+        ack=False,
     )
     assert again["update"]["status"]["state"] == "TASK_RUNNING"
     s.ack(first)
     with pytest.raises(AssertionError, match="no event"):
         s.wait_event(
-            lambda e: e["type"] == "UPDATE"
-            and e["update"]["status"].get("uuid") == first["uuid"],
-            timeout=3, ack=False,
+            lambda e: e["type"] == "UPDATE" and e["update"]["status"].get("uuid") == first["uuid"],
+            timeout=3,
+            ack=False,
         )
     s.send("TEARDOWN")
     s.close()

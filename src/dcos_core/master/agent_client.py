@@ -31,13 +31,15 @@ class HttpAgentClient:
 
     def __init__(self, timeout: float = 10.0) -> None:
         self._http = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500)
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
         )
 
     async def _post(self, address: str, path: str, body: str) -> None:
         try:
             r = await self._http.post(
-                f"http://{address}{path}", content=body,
+                f"http://{address}{path}",
+                content=body,
                 headers={"Content-Type": "application/json"},
             )
         except httpx.ConnectError as e:

@@ -73,8 +73,12 @@ def _stream_response(
 
 def create_master_app(master: Master) -> FastAPI:
     """Build the master's FastAPI app around a `Master`."""
-    app = FastAPI(title="dcos-core master", version=views.version(master)["dcos_core_version"],
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="dcos-core master",
+        version=views.version(master)["dcos_core_version"],
+        docs_url="/docs",
+        redoc_url=None,
+    )
     app.state.master = master
     install_error_handlers(app, plain_prefixes=("/api/v1",))
 
@@ -112,7 +116,9 @@ def create_master_app(master: Master) -> FastAPI:
         if call_type == "SUBSCRIBE":
             _check_accept(request)
             if request.headers.get("mesos-stream-id"):
-                raise InvalidError("Subscribe calls should not include the 'Mesos-Stream-Id' header")
+                raise InvalidError(
+                    "Subscribe calls should not include the 'Mesos-Stream-Id' header"
+                )
             fw, stream = master.subscribe(body)
             return _stream_response(
                 stream,
@@ -128,7 +134,9 @@ def create_master_app(master: Master) -> FastAPI:
             return Response(status_code=200)
         handler = scheduler_calls.get(call_type)
         if handler is None:
-            raise InvalidError(f"Failed to validate scheduler::Call: unknown call type '{call_type}'")
+            raise InvalidError(
+                f"Failed to validate scheduler::Call: unknown call type '{call_type}'"
+            )
         fid = body.get("framework_id")
         fw = master.framework_for_call(
             unwrap(fid, "framework_id") if fid else None, request.headers.get("mesos-stream-id")
@@ -154,10 +162,20 @@ def create_master_app(master: Master) -> FastAPI:
         "GET_WEIGHTS": ("get_weights", views.get_weights),
         "GET_QUOTA": ("get_quota", views.get_quota),
         "GET_MASTER": ("get_master", views.get_master),
-        "GET_METRICS": ("get_metrics", lambda m: {"metrics": [
-            {"name": k, "value": v} for k, v in sorted(views.metrics_snapshot(m).items())]}),
-        "GET_FLAGS": ("get_flags", lambda m: {"flags": [
-            {"name": k, "value": v} for k, v in views.state_v0(m)["flags"].items()]}),
+        "GET_METRICS": (
+            "get_metrics",
+            lambda m: {
+                "metrics": [
+                    {"name": k, "value": v} for k, v in sorted(views.metrics_snapshot(m).items())
+                ]
+            },
+        ),
+        "GET_FLAGS": (
+            "get_flags",
+            lambda m: {
+                "flags": [{"name": k, "value": v} for k, v in views.state_v0(m)["flags"].items()]
+            },
+        ),
     }
     updaters: dict[str, Callable[[dict[str, Any]], None]] = {
         "UPDATE_WEIGHTS": master.update_weights,
@@ -189,19 +207,20 @@ def create_master_app(master: Master) -> FastAPI:
         if call_type == "SUBSCRIBE":
             _check_accept(request)
             stream = EventStream(new_uuid(), master.settings.heartbeat_interval)
-            stream.send({
-                "type": "SUBSCRIBED",
-                "subscribed": {
-                    "get_state": views.get_state(master),
-                    "heartbeat_interval_seconds": master.settings.heartbeat_interval,
-                },
-            })
-            master.operator_streams.add(stream)
-            return _stream_response(
-                stream, lambda: master.operator_streams.discard(stream), {}
+            stream.send(
+                {
+                    "type": "SUBSCRIBED",
+                    "subscribed": {
+                        "get_state": views.get_state(master),
+                        "heartbeat_interval_seconds": master.settings.heartbeat_interval,
+                    },
+                }
             )
-        raise InvalidError(f"Failed to validate master::Call: unknown or unsupported type "
-                           f"'{call_type}'")
+            master.operator_streams.add(stream)
+            return _stream_response(stream, lambda: master.operator_streams.discard(stream), {})
+        raise InvalidError(
+            f"Failed to validate master::Call: unknown or unsupported type '{call_type}'"
+        )
 
     # -------------------------------------------------------------------------------------------
     # legacy JSON endpoints (both at /master/X and /X)
@@ -216,18 +235,43 @@ def create_master_app(master: Master) -> FastAPI:
 
     legacy("/state", lambda: views.state_v0(master))
     legacy("/state-summary", lambda: views.state_summary(master))
-    legacy("/frameworks", lambda: {
-        k: v for k, v in views.state_v0(master).items()
-        if k in ("frameworks", "completed_frameworks", "unregistered_frameworks")})
-    legacy("/slaves", lambda: {
-        k: v for k, v in views.state_v0(master).items() if k in ("slaves", "recovered_slaves")})
-    legacy("/tasks", lambda: {"tasks": [
-        t for f in views.state_v0(master)["frameworks"]
-        for t in f["tasks"] + f["unreachable_tasks"] + f["completed_tasks"]]})
-    legacy("/roles", lambda: {"roles": [
-        {"name": r["name"], "weight": r["weight"],
-         "frameworks": [f["value"] for f in r["frameworks"]]}
-        for r in views.get_roles(master)["roles"]]})
+    legacy(
+        "/frameworks",
+        lambda: {
+            k: v
+            for k, v in views.state_v0(master).items()
+            if k in ("frameworks", "completed_frameworks", "unregistered_frameworks")
+        },
+    )
+    legacy(
+        "/slaves",
+        lambda: {
+            k: v for k, v in views.state_v0(master).items() if k in ("slaves", "recovered_slaves")
+        },
+    )
+    legacy(
+        "/tasks",
+        lambda: {
+            "tasks": [
+                t
+                for f in views.state_v0(master)["frameworks"]
+                for t in f["tasks"] + f["unreachable_tasks"] + f["completed_tasks"]
+            ]
+        },
+    )
+    legacy(
+        "/roles",
+        lambda: {
+            "roles": [
+                {
+                    "name": r["name"],
+                    "weight": r["weight"],
+                    "frameworks": [f["value"] for f in r["frameworks"]],
+                }
+                for r in views.get_roles(master)["roles"]
+            ]
+        },
+    )
     legacy("/weights", lambda: views.get_weights(master)["weight_infos"])
     legacy("/quota", lambda: views.get_quota(master)["status"])
     legacy("/flags", lambda: {"flags": views.state_v0(master)["flags"]})
@@ -261,8 +305,7 @@ def create_master_app(master: Master) -> FastAPI:
     @app.get("/redirect")
     async def redirect() -> Response:
         s = master.settings
-        return Response(status_code=307,
-                        headers={"Location": f"//{s.hostname or s.ip}:{s.port}"})
+        return Response(status_code=307, headers={"Location": f"//{s.hostname or s.ip}:{s.port}"})
 
     @app.get("/metrics/snapshot")
     async def metrics_snapshot() -> JSONResponse:
@@ -270,8 +313,9 @@ def create_master_app(master: Master) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics_prometheus() -> PlainTextResponse:
-        return PlainTextResponse(views.prometheus_text(master),
-                                 media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(
+            views.prometheus_text(master), media_type="text/plain; version=0.0.4"
+        )
 
     # -------------------------------------------------------------------------------------------
     # internal: agents

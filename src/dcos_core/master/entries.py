@@ -100,7 +100,9 @@ class FrameworkEntry:
 
     @property
     def capabilities(self) -> set[str]:
-        return {str(c.get("type")) for c in self.info.get("capabilities", []) if isinstance(c, dict)}
+        return {
+            str(c.get("type")) for c in self.info.get("capabilities", []) if isinstance(c, dict)
+        }
 
     @property
     def partition_aware(self) -> bool:

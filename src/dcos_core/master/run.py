@@ -36,8 +36,14 @@ async def run_master(
             s.close()
 
     try:
-        await serve_until_signal(app, settings.ip, settings.port, on_signal=on_signal,
-                                 install_signal_handlers=install_signal_handlers, stop=stop)
+        await serve_until_signal(
+            app,
+            settings.ip,
+            settings.port,
+            on_signal=on_signal,
+            install_signal_handlers=install_signal_handlers,
+            stop=stop,
+        )
     finally:
         await master.stop()
         store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
@@ -49,7 +50,7 @@ from dcos_core.protocol.internal import (
     StatusUpdate,
 )
 from dcos_core.protocol.v1 import task_status, unwrap, wrap
-from dcos_core.resources import DYNAMIC, UNRESERVED, Resources, validate_role
+from dcos_core.resources import DYNAMIC, UNRESERVED, Resources, to_millis, validate_role
 from dcos_core.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,8 @@ class Master:
         for t in self._loops:
             t.cancel()
         for t in self._loops:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await t
-            except asyncio.CancelledError:
-                pass
         for s in list(self.streams.values()) + list(self.operator_streams):
             s.close()
         if self._background:
@@ -138,7 +137,9 @@ class Master:
             self.allocator.set_quota(role, _quota_from_config(cfg))
         for fid, info in self.registry.frameworks().items():
             fw = FrameworkEntry(
-                framework_id=fid, info=info, registered_time=float(info.get("_registered", now)),
+                framework_id=fid,
+                info=info,
+                registered_time=float(info.get("_registered", now)),
                 recovered=True,
             )
             fw.failover_deadline = mono + fw.failover_timeout
@@ -163,7 +164,9 @@ class Master:
         self.recovered = True
         log.info(
             "master %s recovered %d agents and %d frameworks from the registry",
-            self.master_id, len(self.agents), len(self.frameworks),
+            self.master_id,
+            len(self.agents),
+            len(self.frameworks),
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
@@ -213,7 +216,9 @@ class Master:
             if fw is None or not fw.connected or agent is None or not agent.connected:
                 self.allocator.recover(g.framework_id, g.agent_id, g.role, g.resources)
                 continue
-            offer = OfferEntry(self.ids.offer(), g.framework_id, g.agent_id, g.role, g.resources, now)
+            offer = OfferEntry(
+                self.ids.offer(), g.framework_id, g.agent_id, g.role, g.resources, now
+            )
             self.offers[offer.offer_id] = offer
             fw.offers[offer.offer_id] = offer
             by_fw.setdefault(g.framework_id, []).append(self._offer_json(offer, agent))
@@ -277,13 +282,23 @@ class Master:
         self._send(fw.framework_id, {"type": "UPDATE", "update": {"status": status}})
 
     def _master_update(
-        self, fw: FrameworkEntry, task_id: str, state: TaskState, agent_id: str | None,
-        reason: str, message: str,
+        self,
+        fw: FrameworkEntry,
+        task_id: str,
+        state: TaskState,
+        agent_id: str | None,
+        reason: str,
+        message: str,
     ) -> dict[str, Any]:
         """A status the master makes itself (no uuid: frameworks must not acknowledge it)."""
         status = task_status(
-            task_id, state, agent_id=agent_id, timestamp=self.clock.time(),
-            source="SOURCE_MASTER", reason=reason, message=message,
+            task_id,
+            state,
+            agent_id=agent_id,
+            timestamp=self.clock.time(),
+            source="SOURCE_MASTER",
+            reason=reason,
+            message=message,
         )
         self._send_update(fw, status)
         return status
@@ -301,7 +316,9 @@ class Master:
         if not fw.connected:
             raise ForbiddenError(f"Framework {framework_id} is not subscribed")
         if not stream_id:
-            raise InvalidError("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+            raise InvalidError(
+                "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
+            )
         if stream_id != fw.stream_id:
             raise InvalidError(
                 f"The stream ID '{stream_id}' included in this request didn't match the "
@@ -325,8 +342,10 @@ class Master:
             validate_role(role, "framework_info.roles")
         suppressed = {str(r) for r in sub.get("suppressed_roles", []) or []}
         if not suppressed <= set(probe.roles):
-            raise InvalidError("suppressed roles must be a subset of the framework's roles",
-                               "subscribe.suppressed_roles")
+            raise InvalidError(
+                "suppressed roles must be a subset of the framework's roles",
+                "subscribe.suppressed_roles",
+            )
         now = self.clock.time()
         if fid is not None and fid in self.removed_framework_ids:
             raise ForbiddenError(f"Framework {fid} has been removed (torn down)")
@@ -344,9 +363,11 @@ class Master:
                 if fw.recovered or fixed not in old:
                     continue
                 if old.get(fixed) != info.get(fixed):
-                    raise InvalidError(f"'{fixed}' cannot be changed on re-subscription",
-                                       f"framework_info.{fixed}")
+                    raise InvalidError(
+                        f"'{fixed}' cannot be changed on re-subscription", f"framework_info.{fixed}"
+                    )
             fw.reregistered_time = now
+            fid = fw.framework_id
             self.allocator.update_framework(fid, probe.roles, suppressed)
             old_stream = self.streams.pop(fid, None)
             if old_stream is not None:
@@ -366,18 +387,23 @@ class Master:
         self.streams[fid] = stream
         self.registry.save_framework(fid, dict(info, _registered=fw.registered_time))
         self.allocator.activate_framework(fid)
-        stream.send({
-            "type": "SUBSCRIBED",
-            "subscribed": {
-                "framework_id": wrap(fid),
-                "heartbeat_interval_seconds": self.settings.heartbeat_interval,
-                "master_info": self.master_info(),
-            },
-        })
+        stream.send(
+            {
+                "type": "SUBSCRIBED",
+                "subscribed": {
+                    "framework_id": wrap(fid),
+                    "heartbeat_interval_seconds": self.settings.heartbeat_interval,
+                    "master_info": self.master_info(),
+                },
+            }
+        )
         self._operator_event(
-            {"type": "FRAMEWORK_ADDED" if is_new else "FRAMEWORK_UPDATED",
-             ("framework_added" if is_new else "framework_updated"): {
-                 "framework": self.framework_v1(fw)}}
+            {
+                "type": "FRAMEWORK_ADDED" if is_new else "FRAMEWORK_UPDATED",
+                ("framework_added" if is_new else "framework_updated"): {
+                    "framework": self.framework_v1(fw)
+                },
+            }
         )
         self._count("master/messages_register_framework")
         self.trigger_allocation()
@@ -396,13 +422,18 @@ class Master:
         for offer in list(fw.offers.values()):
             self._drop_offer(offer, rescind=False)
         fw.failover_deadline = self.clock.monotonic() + fw.failover_timeout
-        log.info("framework %s disconnected; failover timeout %.0f s", framework_id,
-                 fw.failover_timeout)
+        log.info(
+            "framework %s disconnected; failover timeout %.0f s", framework_id, fw.failover_timeout
+        )
         if fw.failover_timeout == 0:
             self.remove_framework(fw, "failover timeout 0 and the framework disconnected")
         else:
-            self._operator_event({"type": "FRAMEWORK_UPDATED",
-                                  "framework_updated": {"framework": self.framework_v1(fw)}})
+            self._operator_event(
+                {
+                    "type": "FRAMEWORK_UPDATED",
+                    "framework_updated": {"framework": self.framework_v1(fw)},
+                }
+            )
 
     def remove_framework(self, fw: FrameworkEntry, why: str) -> None:
         """TEARDOWN or failover timeout: kill every task and forget the framework."""
@@ -418,8 +449,12 @@ class Master:
         for aid in agents_with_tasks:
             agent = self.agents.get(aid)
             if agent is not None and agent.connected:
-                self._spawn(self.agent_client.shutdown_framework(
-                    agent.address, ShutdownFramework(framework_id=fid)), "shutdown framework")
+                self._spawn(
+                    self.agent_client.shutdown_framework(
+                        agent.address, ShutdownFramework(framework_id=fid)
+                    ),
+                    "shutdown framework",
+                )
         self.allocator.remove_framework(fid)
         stream = self.streams.pop(fid, None)
         if stream is not None:
@@ -430,8 +465,9 @@ class Master:
         self.completed_frameworks.append(fw)
         self.removed_framework_ids.add(fid)
         self.registry.remove_framework(fid)
-        self._operator_event({"type": "FRAMEWORK_REMOVED",
-                              "framework_removed": {"framework_info": fw.info}})
+        self._operator_event(
+            {"type": "FRAMEWORK_REMOVED", "framework_removed": {"framework_info": fw.info}}
+        )
         self.trigger_allocation()
 
     def update_framework(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
@@ -449,8 +485,10 @@ class Master:
             validate_role(role, "framework_info.roles")
         suppressed = {str(r) for r in upd.get("suppressed_roles", []) or []}
         if not suppressed <= set(probe.roles):
-            raise InvalidError("suppressed roles must be a subset of the framework's roles",
-                               "update_framework.suppressed_roles")
+            raise InvalidError(
+                "suppressed roles must be a subset of the framework's roles",
+                "update_framework.suppressed_roles",
+            )
         info["id"] = wrap(fw.framework_id)
         removed_roles = set(fw.roles) - set(probe.roles)
         if removed_roles:
@@ -461,8 +499,9 @@ class Master:
         fw.suppressed_roles = suppressed
         self.allocator.update_framework(fw.framework_id, probe.roles, suppressed)
         self.registry.save_framework(fw.framework_id, dict(info, _registered=fw.registered_time))
-        self._operator_event({"type": "FRAMEWORK_UPDATED",
-                              "framework_updated": {"framework": self.framework_v1(fw)}})
+        self._operator_event(
+            {"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": self.framework_v1(fw)}}
+        )
         self.trigger_allocation()
 
     # ------------------------------------------------------------------------------------------
@@ -530,7 +569,9 @@ class Master:
         if remaining:
             self.allocator.recover(fw.framework_id, agent.agent_id, role, remaining, refuse)
 
-    def _drop_launches(self, fw: FrameworkEntry, operations: list[dict[str, Any]], why: str) -> None:
+    def _drop_launches(
+        self, fw: FrameworkEntry, operations: list[dict[str, Any]], why: str
+    ) -> None:
         state = TaskState.DROPPED if fw.partition_aware else TaskState.LOST
         for op in operations:
             infos: list[Any] = []
@@ -560,7 +601,11 @@ class Master:
         return remaining - v.resources
 
     def _launch_group(
-        self, fw: FrameworkEntry, agent: AgentEntry, role: str, body: dict[str, Any],
+        self,
+        fw: FrameworkEntry,
+        agent: AgentEntry,
+        role: str,
+        body: dict[str, Any],
         remaining: Resources,
     ) -> Resources:
         """LAUNCH_GROUP: all tasks of the group are valid and fit, or none is launched."""
@@ -568,18 +613,22 @@ class Master:
         valid: list[ValidTask] = []
         left = remaining
         if executor is not None:
-            try:
+            with contextlib.suppress(InvalidError):
                 left = left - Resources.from_v1(executor.get("resources", []))
-            except InvalidError:
-                pass
         active = self._active_task_ids(fw)
         for info in body["task_group"]["tasks"]:
             v = validate_task(info, agent.agent_id, left, active)
             if isinstance(v, Rejection):
                 for other in body["task_group"]["tasks"]:
                     tid = task_id_of(other) or "<missing task_id>"
-                    self._master_update(fw, tid, TaskState.ERROR, agent.agent_id, v.reason,
-                                        f"Task group is invalid: {v.message}")
+                    self._master_update(
+                        fw,
+                        tid,
+                        TaskState.ERROR,
+                        agent.agent_id,
+                        v.reason,
+                        f"Task group is invalid: {v.message}",
+                    )
                 return remaining
             valid.append(v)
             active.add(v.task_id)
@@ -609,13 +658,24 @@ class Master:
                 return
             state = TaskState.DROPPED if fw.partition_aware else TaskState.LOST
             task.state = state
-            task.statuses.append(self._master_update(
-                fw, tid, state, task.agent_id, "REASON_AGENT_DISCONNECTED",
-                f"Agent could not be reached to launch the task: {e}"))
+            task.statuses.append(
+                self._master_update(
+                    fw,
+                    tid,
+                    state,
+                    task.agent_id,
+                    "REASON_AGENT_DISCONNECTED",
+                    f"Agent could not be reached to launch the task: {e}",
+                )
+            )
             self._finish_task(fw, task, recover=True)
 
     def _reserve(
-        self, fw: FrameworkEntry, agent: AgentEntry, role: str, body: dict[str, Any],
+        self,
+        fw: FrameworkEntry,
+        agent: AgentEntry,
+        role: str,
+        body: dict[str, Any],
         remaining: Resources,
     ) -> Resources:
         wanted = Resources.from_v1(body.get("resources"), "reserve.resources")
@@ -631,7 +691,11 @@ class Master:
         return remaining - source + wanted
 
     def _unreserve(
-        self, fw: FrameworkEntry, agent: AgentEntry, role: str, body: dict[str, Any],
+        self,
+        fw: FrameworkEntry,
+        agent: AgentEntry,
+        role: str,
+        body: dict[str, Any],
         remaining: Resources,
     ) -> Resources:
         wanted = Resources.from_v1(body.get("resources"), "unreserve.resources")
@@ -655,8 +719,9 @@ class Master:
         self._count("master/messages_kill_task")
         if task is None:
             state = TaskState.UNKNOWN if fw.partition_aware else TaskState.LOST
-            self._master_update(fw, tid, state, None, "REASON_RECONCILIATION",
-                                "Attempted to kill an unknown task")
+            self._master_update(
+                fw, tid, state, None, "REASON_RECONCILIATION", "Attempted to kill an unknown task"
+            )
             return
         agent = self.agents.get(task.agent_id)
         if agent is None or not agent.connected:
@@ -704,15 +769,15 @@ class Master:
         wanted = rec.get("tasks", [])
         self._count("master/messages_reconcile_tasks")
         if not wanted:
-            for task in list(fw.tasks.values()):
-                if not task.state.terminal or task.state == TaskState.LOST:
-                    self._reconcile_one(fw, task.task_id, task)
+            for active in list(fw.tasks.values()):
+                if not active.state.terminal or active.state == TaskState.LOST:
+                    self._reconcile_one(fw, active.task_id, active)
             return
         for i, item in enumerate(wanted):
             if not isinstance(item, dict):
                 raise InvalidError("must be an object", f"reconcile.tasks[{i}]")
             tid = unwrap(item.get("task_id"), f"reconcile.tasks[{i}].task_id")
-            task = fw.tasks.get(tid)
+            task: TaskEntry | None = fw.tasks.get(tid)
             if task is None:
                 task = next((t for t in fw.completed_tasks if t.task_id == tid), None)
             self._reconcile_one(fw, tid, task, item.get("agent_id"))
@@ -722,8 +787,12 @@ class Master:
     ) -> None:
         if task is not None:
             status = task_status(
-                tid, task.state, agent_id=task.agent_id, timestamp=self.clock.time(),
-                source="SOURCE_MASTER", reason="REASON_RECONCILIATION",
+                tid,
+                task.state,
+                agent_id=task.agent_id,
+                timestamp=self.clock.time(),
+                source="SOURCE_MASTER",
+                reason="REASON_RECONCILIATION",
                 message="Reconciliation: latest task state",
             )
             self._send_update(fw, status)
@@ -736,8 +805,9 @@ class Master:
             state = TaskState.UNREACHABLE if fw.partition_aware else TaskState.LOST
         else:
             state = TaskState.UNKNOWN if fw.partition_aware else TaskState.LOST
-        self._master_update(fw, tid, state, agent_id, "REASON_RECONCILIATION",
-                            "Reconciliation: task is unknown")
+        self._master_update(
+            fw, tid, state, agent_id, "REASON_RECONCILIATION", "Reconciliation: task is unknown"
+        )
 
     def revive(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
         roles = _roles_arg(body.get("revive"), fw)
@@ -797,15 +867,19 @@ class Master:
             if not task.state.terminal or task.state == TaskState.LOST:
                 key = (task.framework_id, task.role)
                 used[key] = used.get(key, Resources()) + task.resources
+        aid = agent.agent_id
         self.allocator.add_agent(aid, agent.total, used)
         if agent.deactivated or agent.draining:
             self.allocator.deactivate_agent(aid)
         self._save_agent(agent)
-        self._operator_event({"type": "AGENT_ADDED", "agent_added": {"agent": self.agent_v1(agent)}})
+        self._operator_event(
+            {"type": "AGENT_ADDED", "agent_added": {"agent": self.agent_v1(agent)}}
+        )
         self._count("master/slave_registrations" if not info.id else "master/slave_reregistrations")
         self.trigger_allocation()
         return RegisteredAgent(
-            agent_id=aid, master_id=self.master_id,
+            agent_id=aid,
+            master_id=self.master_id,
             heartbeat_interval_seconds=self.settings.agent_ping_timeout,
         )
 
@@ -826,9 +900,12 @@ class Master:
             fw = self.frameworks.get(rec.framework_id)
             if fw is None:
                 if rec.framework_id in self.removed_framework_ids:
-                    self._spawn(self.agent_client.shutdown_framework(
-                        agent.address, ShutdownFramework(framework_id=rec.framework_id)),
-                        "shutdown removed framework")
+                    self._spawn(
+                        self.agent_client.shutdown_framework(
+                            agent.address, ShutdownFramework(framework_id=rec.framework_id)
+                        ),
+                        "shutdown removed framework",
+                    )
                     continue
                 info = dict(rec.framework_info or {"name": "", "user": ""})
                 info["id"] = wrap(rec.framework_id)
@@ -851,8 +928,12 @@ class Master:
                 task.unreachable_time = None
                 if was_unreachable and fw.connected:
                     status = task_status(
-                        tid, state, agent_id=agent.agent_id, timestamp=self.clock.time(),
-                        source="SOURCE_MASTER", reason="REASON_AGENT_REREGISTERED",
+                        tid,
+                        state,
+                        agent_id=agent.agent_id,
+                        timestamp=self.clock.time(),
+                        source="SOURCE_MASTER",
+                        reason="REASON_AGENT_REREGISTERED",
                         message="Agent re-registered",
                     )
                     task.statuses.append(status)
@@ -865,9 +946,16 @@ class Master:
                 continue
             state = TaskState.GONE if fw.partition_aware else TaskState.LOST
             task.state = state
-            task.statuses.append(self._master_update(
-                fw, task.task_id, state, agent.agent_id, "REASON_AGENT_REREGISTERED",
-                "Task was not found on the agent when it re-registered"))
+            task.statuses.append(
+                self._master_update(
+                    fw,
+                    task.task_id,
+                    state,
+                    agent.agent_id,
+                    "REASON_AGENT_REREGISTERED",
+                    "Task was not found on the agent when it re-registered",
+                )
+            )
             self._finish_task(fw, task, recover=False)
 
     def heartbeat(self, agent_id: str) -> None:
@@ -885,18 +973,24 @@ class Master:
         status = dict(msg.status)
         tid = unwrap(status.get("task_id"), "status.task_id")
         try:
-            state = TaskState(status.get("state"))
+            state = TaskState(str(status.get("state")))
         except ValueError:
-            raise InvalidError(f"unknown task state {status.get('state')!r}", "status.state") from None
+            raise InvalidError(
+                f"unknown task state {status.get('state')!r}", "status.state"
+            ) from None
         uuid = status.get("uuid")
         self._count("master/messages_status_update")
         fw = self.frameworks.get(msg.framework_id)
         if fw is None:
             # Framework removed: acknowledge on its behalf so the agent stops resending.
             if isinstance(uuid, str):
-                self._spawn(self.agent_client.acknowledge(
-                    agent.address, Acknowledge(framework_id=msg.framework_id, task_id=tid,
-                                               uuid=uuid)), "ack for removed framework")
+                self._spawn(
+                    self.agent_client.acknowledge(
+                        agent.address,
+                        Acknowledge(framework_id=msg.framework_id, task_id=tid, uuid=uuid),
+                    ),
+                    "ack for removed framework",
+                )
             return
         task = fw.tasks.get(tid)
         if task is not None and task.agent_id == agent.agent_id:
@@ -910,8 +1004,16 @@ class Master:
                 if len(task.statuses) > STATUSES_KEPT:
                     del task.statuses[0]
             self._count(f"master/task_{state.name.lower()}_updates")
-            self._operator_event({"type": "TASK_UPDATED", "task_updated": {
-                "framework_id": wrap(fw.framework_id), "status": status, "state": state.value}})
+            self._operator_event(
+                {
+                    "type": "TASK_UPDATED",
+                    "task_updated": {
+                        "framework_id": wrap(fw.framework_id),
+                        "status": status,
+                        "state": state.value,
+                    },
+                }
+            )
             if state.terminal:
                 self._finish_task(fw, task, recover=True)
         if fw.connected:
@@ -947,30 +1049,46 @@ class Master:
                 continue
             task.state = TaskState.UNREACHABLE if fw.partition_aware else TaskState.LOST
             task.unreachable_time = now
-            status = self._master_update(fw, task.task_id, TaskState.UNREACHABLE, agent.agent_id,
-                                         "REASON_AGENT_REMOVED",
-                                         f"Agent {agent.agent_id} is unreachable: {why}")
+            status = self._master_update(
+                fw,
+                task.task_id,
+                TaskState.UNREACHABLE,
+                agent.agent_id,
+                "REASON_AGENT_REMOVED",
+                f"Agent {agent.agent_id} is unreachable: {why}",
+            )
             task.statuses.append(status)
-            self._operator_event({"type": "TASK_UPDATED", "task_updated": {
-                "framework_id": wrap(fw.framework_id), "status": status,
-                "state": task.state.value}})
+            self._operator_event(
+                {
+                    "type": "TASK_UPDATED",
+                    "task_updated": {
+                        "framework_id": wrap(fw.framework_id),
+                        "status": status,
+                        "state": task.state.value,
+                    },
+                }
+            )
         for fid in list(self.streams):
             self._send(fid, {"type": "FAILURE", "failure": {"agent_id": wrap(agent.agent_id)}})
         self._save_agent(agent)
-        self._operator_event({"type": "AGENT_REMOVED",
-                              "agent_removed": {"agent_id": wrap(agent.agent_id)}})
+        self._operator_event(
+            {"type": "AGENT_REMOVED", "agent_removed": {"agent_id": wrap(agent.agent_id)}}
+        )
         self._count("master/slave_unreachable_completed")
 
     def _save_agent(self, agent: AgentEntry) -> None:
-        self.registry.save_agent(agent.agent_id, {
-            "hostname": agent.hostname,
-            "port": agent.port,
-            "resources": agent.total.to_v1(),
-            "attributes": agent.attributes,
-            "registered_time": agent.registered_time,
-            "unreachable_time": agent.unreachable_time,
-            "deactivated": agent.deactivated,
-        })
+        self.registry.save_agent(
+            agent.agent_id,
+            {
+                "hostname": agent.hostname,
+                "port": agent.port,
+                "resources": agent.total.to_v1(),
+                "attributes": agent.attributes,
+                "registered_time": agent.registered_time,
+                "unreachable_time": agent.unreachable_time,
+                "deactivated": agent.deactivated,
+            },
+        )
 
     # ------------------------------------------------------------------------------------------
     # operator calls
@@ -1010,8 +1128,9 @@ class Master:
         policy = {"grace_period": grace} if isinstance(grace, dict) else None
         for task in list(agent.tasks.values()):
             if agent.connected and not task.state.terminal:
-                msg = KillTask(framework_id=task.framework_id, task_id=task.task_id,
-                               kill_policy=policy)
+                msg = KillTask(
+                    framework_id=task.framework_id, task_id=task.task_id, kill_policy=policy
+                )
                 self._spawn(self.agent_client.kill_task(agent.address, msg), "drain kill")
 
     def _quiet_agent(self, agent: AgentEntry) -> None:
@@ -1061,8 +1180,11 @@ class Master:
             if role == UNRESERVED:
                 raise InvalidError("quota cannot be set for role '*'", f"{f}.role")
             q = _quota_from_config(cfg, f)
-            if q.limits is not None and not q.limits.contains(q.guarantees):
-                raise InvalidError("guarantees must not exceed limits", f)
+            if q.limits is not None:  # a resource without a limit is unlimited (Mesos)
+                limits = q.limits.totals()
+                for name, millis in q.guarantees.totals().items():
+                    if name in limits and millis > limits[name]:
+                        raise InvalidError(f"guarantee of {name} exceeds its limit", f)
             if not force and q.limits is not None:
                 used = self._role_consumption(role)
                 for name, millis in used.totals().items():
@@ -1070,13 +1192,18 @@ class Master:
                     if limit is not None and millis > limit:
                         raise ConflictError(
                             f"role '{role}' already consumes {millis / 1000:g} {name}, above the "
-                            f"limit {limit / 1000:g}; use force to set it anyway")
+                            f"limit {limit / 1000:g}; use force to set it anyway"
+                        )
             empty = not q.guarantees and q.limits is None
-            parsed[role] = None if empty else {
-                "role": role,
-                "guarantees": _scalar_map(q.guarantees),
-                "limits": _scalar_map(q.limits) if q.limits is not None else {},
-            }
+            parsed[role] = (
+                None
+                if empty
+                else {
+                    "role": role,
+                    "guarantees": _scalar_map(q.guarantees),
+                    "limits": _scalar_map(q.limits) if q.limits is not None else {},
+                }
+            )
         self.registry.save_quotas(parsed)
         for role, stored in parsed.items():
             if stored is None:
@@ -1114,12 +1241,19 @@ class Master:
         for agent in list(self.agents.values()):
             if agent.connected and mono - agent.last_heartbeat > silence:
                 self.mark_unreachable(agent, f"no heartbeat for {silence:.0f} s")
-            elif agent.recovered and mono - agent.last_heartbeat > self.settings.agent_reregister_timeout:
+            elif (
+                agent.recovered
+                and mono - agent.last_heartbeat > self.settings.agent_reregister_timeout
+            ):
                 self.mark_unreachable(agent, "did not re-register after master failover")
             if agent.draining and not agent.tasks and agent.drain_mark_gone:
                 self._mark_gone(agent)
         for fw in list(self.frameworks.values()):
-            if not fw.connected and fw.failover_deadline is not None and mono >= fw.failover_deadline:
+            if (
+                not fw.connected
+                and fw.failover_deadline is not None
+                and mono >= fw.failover_deadline
+            ):
                 self.remove_framework(fw, "failover timeout expired")
         timeout = self.settings.offer_timeout
         if timeout is not None:
@@ -1132,8 +1266,9 @@ class Master:
             self.allocator.remove_agent(agent.agent_id)
         self.agents.pop(agent.agent_id, None)
         self.registry.remove_agent(agent.agent_id)
-        self._operator_event({"type": "AGENT_REMOVED",
-                              "agent_removed": {"agent_id": wrap(agent.agent_id)}})
+        self._operator_event(
+            {"type": "AGENT_REMOVED", "agent_removed": {"agent_id": wrap(agent.agent_id)}}
+        )
 
     # ------------------------------------------------------------------------------------------
     # views shared by the APIs
@@ -1184,8 +1319,12 @@ class Master:
         if fw.unregistered_time:
             out["unregistered_time"] = _ns(fw.unregistered_time)
         out["offers"] = [
-            {"id": wrap(o.offer_id), "framework_id": wrap(o.framework_id),
-             "agent_id": wrap(o.agent_id), "resources": o.resources.to_v1(o.role)}
+            {
+                "id": wrap(o.offer_id),
+                "framework_id": wrap(o.framework_id),
+                "agent_id": wrap(o.agent_id),
+                "resources": o.resources.to_v1(o.role),
+            }
             for o in fw.offers.values()
         ]
         return out
@@ -1227,8 +1366,10 @@ class Master:
         """Why a framework got no offers (the allocator's recorded reasons)."""
         if framework_id not in self.frameworks:
             raise NotFoundError(f"Framework {framework_id} is not known")
-        return {role: dict(r, reason=str(r.get("reason")))
-                for role, r in self.allocator.why_not(framework_id).items()}
+        return {
+            role: dict(r, reason=str(r.get("reason")))
+            for role, r in self.allocator.why_not(framework_id).items()
+        }
 
     def all_completed_frameworks(self) -> Iterable[FrameworkEntry]:
         return list(self.completed_frameworks)
@@ -1306,10 +1447,12 @@ def _quota_from_config(cfg: dict[str, Any], field: str = "quota") -> Quota:
         for k, v in part.items():
             val = v.get("value") if isinstance(v, dict) else v
             try:
-                values[k] = float(val)
+                values[str(k)] = float(val)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise InvalidError("must be a number", f"{field}.{name}.{k}") from None
-        return Resources.scalars(**values)
+        return Resources(
+            {(name, "*", ""): to_millis(v, f"{field}.{name}") for name, v in values.items()}
+        )
 
     guarantees = parse(cfg.get("guarantees"), "guarantees")
     limits = parse(cfg.get("limits"), "limits") if cfg.get("limits") else None

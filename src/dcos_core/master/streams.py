@@ -29,7 +29,7 @@ class EventStream:
         self.overflowed = False
 
     def send(self, event: dict[str, Any]) -> None:
-        """Queue an event; a subscriber too slow to keep up is disconnected, not buffered forever."""
+        """Queue an event; a subscriber too slow to keep up is disconnected, not buffered."""
         if self.closed:
             return
         try:

@@ -16,7 +16,12 @@ from dcos_core.resources import Resources
 
 SUPPORTED_OPERATIONS: Final = frozenset({"LAUNCH", "LAUNCH_GROUP", "RESERVE", "UNRESERVE"})
 KNOWN_OPERATIONS: Final = SUPPORTED_OPERATIONS | {
-    "CREATE", "DESTROY", "GROW_VOLUME", "SHRINK_VOLUME", "CREATE_DISK", "DESTROY_DISK",
+    "CREATE",
+    "DESTROY",
+    "GROW_VOLUME",
+    "SHRINK_VOLUME",
+    "CREATE_DISK",
+    "DESTROY_DISK",
 }
 
 

@@ -30,9 +30,12 @@ def version(master: Master) -> dict[str, Any]:
 
 def _task_v0(task: TaskEntry) -> dict[str, Any]:
     statuses = [
-        {"state": s.get("state"), "timestamp": s.get("timestamp"),
-         **({"healthy": s["healthy"]} if "healthy" in s else {}),
-         **({"container_status": s["container_status"]} if "container_status" in s else {})}
+        {
+            "state": s.get("state"),
+            "timestamp": s.get("timestamp"),
+            **({"healthy": s["healthy"]} if "healthy" in s else {}),
+            **({"container_status": s["container_status"]} if "container_status" in s else {}),
+        }
         for s in task.statuses
     ]
     out: dict[str, Any] = {
@@ -90,12 +93,18 @@ def _framework_v0(master: Master, fw: FrameworkEntry) -> dict[str, Any]:
         "unreachable_tasks": unreachable,
         "completed_tasks": [_task_v0(t) for t in fw.completed_tasks],
         "offers": [
-            {"id": o.offer_id, "framework_id": o.framework_id, "slave_id": o.agent_id,
-             "allocation_info": {"role": o.role}, "resources": o.resources.to_v0()}
+            {
+                "id": o.offer_id,
+                "framework_id": o.framework_id,
+                "slave_id": o.agent_id,
+                "allocation_info": {"role": o.role},
+                "resources": o.resources.to_v0(),
+            }
             for o in fw.offers.values()
         ],
         "executors": [],
-        "labels": info.get("labels", {}).get("labels", []) if isinstance(info.get("labels"), dict)
+        "labels": info.get("labels", {}).get("labels", [])
+        if isinstance(info.get("labels"), dict)
         else [],
     }
 
@@ -182,9 +191,9 @@ def state_v0(master: Master) -> dict[str, Any]:
         },
         "slaves": [_agent_v0(master, a) for a in master.agents.values() if a.connected],
         "recovered_slaves": [
-            {"id": a.agent_id, "hostname": a.hostname, "port": a.port,
-             "resources": a.total.to_v0()}
-            for a in master.agents.values() if a.recovered
+            {"id": a.agent_id, "hostname": a.hostname, "port": a.port, "resources": a.total.to_v0()}
+            for a in master.agents.values()
+            if a.recovered
         ],
         "frameworks": [_framework_v0(master, f) for f in master.frameworks.values()],
         "completed_frameworks": [_framework_v0(master, f) for f in master.completed_frameworks],
@@ -199,8 +208,11 @@ def state_summary(master: Master) -> dict[str, Any]:
         "hostname": full["hostname"],
         "slaves": [{k: v for k, v in a.items() if k != "tasks"} for a in full["slaves"]],
         "frameworks": [
-            {k: v for k, v in f.items() if k not in ("tasks", "completed_tasks", "offers",
-                                                     "unreachable_tasks")}
+            {
+                k: v
+                for k, v in f.items()
+                if k not in ("tasks", "completed_tasks", "offers", "unreachable_tasks")
+            }
             for f in full["frameworks"]
         ],
     }
@@ -214,9 +226,14 @@ def get_agents(master: Master) -> dict[str, Any]:
     return {
         "agents": [master.agent_v1(a) for a in master.agents.values() if a.connected],
         "recovered_agents": [
-            {"hostname": a.hostname, "port": a.port, "id": {"value": a.agent_id},
-             "resources": a.total.to_v1()}
-            for a in master.agents.values() if a.recovered
+            {
+                "hostname": a.hostname,
+                "port": a.port,
+                "id": {"value": a.agent_id},
+                "resources": a.total.to_v1(),
+            }
+            for a in master.agents.values()
+            if a.recovered
         ],
     }
 
@@ -229,14 +246,21 @@ def get_frameworks(master: Master) -> dict[str, Any]:
 
 
 def get_tasks(master: Master) -> dict[str, Any]:
-    tasks, unreachable, completed = [], [], []
+    tasks: list[dict[str, Any]] = []
+    unreachable: list[dict[str, Any]] = []
+    completed: list[dict[str, Any]] = []
     for fw in list(master.frameworks.values()) + list(master.completed_frameworks):
         for t in fw.tasks.values():
             (unreachable if t.state in (TaskState.UNREACHABLE, TaskState.LOST) else tasks).append(
-                master.task_v1(t))
+                master.task_v1(t)
+            )
         completed.extend(master.task_v1(t) for t in fw.completed_tasks)
-    return {"pending_tasks": [], "tasks": tasks, "unreachable_tasks": unreachable,
-            "completed_tasks": completed}
+    return {
+        "pending_tasks": [],
+        "tasks": tasks,
+        "unreachable_tasks": unreachable,
+        "completed_tasks": completed,
+    }
 
 
 def get_state(master: Master) -> dict[str, Any]:
@@ -303,11 +327,23 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
     for fw in list(master.frameworks.values()) + list(master.completed_frameworks):
         for t in fw.completed_tasks:
             completed[t.state] += 1
-    for s in (TaskState.STAGING, TaskState.STARTING, TaskState.RUNNING, TaskState.KILLING,
-              TaskState.UNREACHABLE):
+    for s in (
+        TaskState.STAGING,
+        TaskState.STARTING,
+        TaskState.RUNNING,
+        TaskState.KILLING,
+        TaskState.UNREACHABLE,
+    ):
         m[f"master/tasks_{s.name.lower()}"] = states[s]
-    for s in (TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED, TaskState.ERROR,
-              TaskState.LOST, TaskState.DROPPED, TaskState.GONE):
+    for s in (
+        TaskState.FINISHED,
+        TaskState.FAILED,
+        TaskState.KILLED,
+        TaskState.ERROR,
+        TaskState.LOST,
+        TaskState.DROPPED,
+        TaskState.GONE,
+    ):
         m[f"master/tasks_{s.name.lower()}"] = completed[s] + states[s]
     connected = [a for a in master.agents.values() if a.connected]
     m["master/slaves_active"] = sum(1 for a in connected if a.active)
@@ -319,7 +355,8 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
     m["master/frameworks_inactive"] = sum(1 for f in master.frameworks.values() if not f.active)
     m["master/frameworks_connected"] = sum(1 for f in master.frameworks.values() if f.connected)
     m["master/frameworks_disconnected"] = sum(
-        1 for f in master.frameworks.values() if not f.connected)
+        1 for f in master.frameworks.values() if not f.connected
+    )
     m["master/outstanding_offers"] = len(master.offers)
     m["master/elected"] = 1
     m["master/uptime_secs"] = master.clock.time() - master.start_time

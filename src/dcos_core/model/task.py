@@ -62,8 +62,10 @@ LEGAL_TRANSITIONS: Final[dict[TaskState, frozenset[TaskState]]] = {
     TaskState.STARTING: frozenset(TaskState) - {TaskState.STAGING, TaskState.STARTING},
     TaskState.RUNNING: frozenset(TaskState) - {TaskState.STAGING, TaskState.STARTING},
     TaskState.KILLING: frozenset(TERMINAL | {TaskState.UNREACHABLE, TaskState.KILLING}),
-    TaskState.UNREACHABLE: frozenset(_ACTIVE | TERMINAL | {TaskState.UNREACHABLE}) - {TaskState.STAGING},
-    TaskState.LOST: frozenset({TaskState.RUNNING, TaskState.STARTING, TaskState.KILLING}) | TERMINAL,
+    TaskState.UNREACHABLE: frozenset(_ACTIVE | TERMINAL | {TaskState.UNREACHABLE})
+    - {TaskState.STAGING},
+    TaskState.LOST: frozenset({TaskState.RUNNING, TaskState.STARTING, TaskState.KILLING})
+    | TERMINAL,
     TaskState.FINISHED: frozenset(),
     TaskState.FAILED: frozenset(),
     TaskState.KILLED: frozenset(),
@@ -77,4 +79,4 @@ LEGAL_TRANSITIONS: Final[dict[TaskState, frozenset[TaskState]]] = {
 
 def can_transition(old: TaskState, new: TaskState) -> bool:
     """True if a task in `old` may move to `new` (a repeat of RUNNING etc. is allowed)."""
-    return new == old and not old.terminal or new in LEGAL_TRANSITIONS[old]
+    return (new == old and not old.terminal) or new in LEGAL_TRANSITIONS[old]
