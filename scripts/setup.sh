@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up everything dcos-core needs on Debian 12 (as root): Debian packages, a virtualenv in
+# .venv with dcos-core and its test tools. Idempotent: re-running it only fills what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+
+need_debs=()
+command -v python3 >/dev/null || need_debs+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_debs+=(python3-venv)
+command -v git >/dev/null || need_debs+=(git)
+if ((${#need_debs[@]})); then
+  echo "==> installing Debian packages: ${need_debs[*]}"
+  apt-get update -qq
+  apt-get install -y -qq "${need_debs[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"dcos-core needs Python 3.11 or newer, found {sys.version.split()[0]}")
+PY
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.dcos-core-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "==> installing dcos-core and its test tools into .venv"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  touch "$stamp"
+fi
