@@ -374,7 +374,7 @@ class Master:
                 old_stream.close()
             for offer in list(fw.offers.values()):
                 self._drop_offer(offer, rescind=False)
-        assert fid is not None
+        fid = fw.framework_id
         info["id"] = wrap(fid)
         fw.info = info
         fw.suppressed_roles = suppressed
