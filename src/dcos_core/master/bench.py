@@ -471,6 +471,7 @@ async def _latency(port: int, launches: int) -> dict[str, Any]:
     sched.on_update = on_update
     loop = asyncio.get_running_loop()
     samples: list[float] = []
+    started = time.time()
     try:
         await sched.subscribe()
         offers = await sched.wait_offers(30)
@@ -501,7 +502,9 @@ async def _latency(port: int, launches: int) -> dict[str, Any]:
         await sched.call("TEARDOWN")
     finally:
         await sched.close()
-    return _latency_summary(samples, [marks[f"lat-{i}"] for i in range(len(samples))])
+    out = _latency_summary(samples, [marks[f"lat-{i}"] for i in range(len(samples))])
+    out["seconds"] = round(time.time() - started, 3)
+    return out
 
 
 def _latency_summary(samples: list[float], marks: list[dict[str, float]]) -> dict[str, Any]:
@@ -596,10 +599,14 @@ async def _throughput(
             )
         await asyncio.wait_for(all_running.wait(), 60)
         launch_s = time.time() - t_launch
-        # Let the launch-time acknowledgements drain before the measured phase.
+        # Let the launch-time acknowledgements reach the agents before the measured phase.
         drain_deadline = time.monotonic() + 20
-        while sched.acks_accepted < 2 * tasks and time.monotonic() < drain_deadline:
+        while (
+            sched.acks_accepted < 2 * tasks or sum(s.acks for s in sims) < sched.acks_accepted
+        ) and time.monotonic() < drain_deadline:
             await asyncio.sleep(0.02)
+        backlog = sched.acks_accepted - sum(s.acks for s in sims)
+        drain_s = time.time() - t_launch - launch_s
         targets = [(s, fid, tid) for s in sims for fid, tid in s.tasks]
         bodies = [
             targets[j % len(targets)][0].status_body(
@@ -660,6 +667,8 @@ async def _throughput(
             "concurrency": concurrency,
             "ack": ack,
             "launch_seconds": round(launch_s, 3),
+            "launch_ack_drain_seconds": round(drain_s, 3),
+            "launch_acks_not_forwarded_at_start": backlog,
             "updates_sent": sent[0],
             "updates_accepted": accepted[0],
             "accepted_per_s": rate(accepted[0], last_accept[0]),
@@ -695,13 +704,13 @@ async def run(
 ) -> dict[str, Any]:
     """Run both phases against a fresh master; returns the figures (JSON-ready).
 
-    `tasks` (default min(1000, updates)) are launched for the throughput phase; `concurrency`
+    `tasks` (default min(1000, updates / 20)) are launched for the throughput phase; `concurrency`
     status updates are in flight at once; `ack=False` leaves the updates of the measured phase
     unacknowledged (the status path alone). `launches=0` skips the latency phase.
     """
     if agents < 1 or updates < 1 or launches < 0:
         raise ValueError("need agents >= 1, updates >= 1, launches >= 0")
-    tasks = tasks if tasks is not None else max(agents, min(1000, updates))
+    tasks = tasks if tasks is not None else max(agents, min(1000, updates // 20))
     work = Path(tempfile.mkdtemp(prefix="dcos-master-bench-"))
     procs: list[_Proc] = []
     try:
