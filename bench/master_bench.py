@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agents", type=int, default=4, help="simulated agents")
     ap.add_argument("--updates", type=int, default=5000, help="status updates per grid point")
-    ap.add_argument("--tasks", type=int, default=500, help="tasks the updates are spread over")
+    ap.add_argument("--tasks", type=int, default=300, help="tasks the updates are spread over")
     ap.add_argument("--launches", type=int, default=200, help="ACCEPT->RUNNING samples")
     ap.add_argument("--plot", type=Path, help="write a latency histogram/CDF PNG here")
     args = ap.parse_args(argv)

@@ -600,7 +600,7 @@ async def _throughput(
         await asyncio.wait_for(all_running.wait(), 60)
         launch_s = time.time() - t_launch
         # Let the launch-time acknowledgements reach the agents before the measured phase.
-        drain_deadline = time.monotonic() + 20
+        drain_deadline = time.monotonic() + 10
         while (
             sched.acks_accepted < 2 * tasks or sum(s.acks for s in sims) < sched.acks_accepted
         ) and time.monotonic() < drain_deadline:
