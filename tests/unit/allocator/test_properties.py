@@ -169,8 +169,11 @@ def replay(seed: int, sc: Scenario) -> list[list[tuple[str, str, str, str]]]:
 @settings(max_examples=100, deadline=None)
 @given(sc=SCENARIOS, seed=st.integers(0, 2**32))
 def test_invariants_hold(sc: Scenario, seed: int) -> None:
-    """No over-allocation, disjoint offers from free resources, reservations, quota limits."""
-    replay(seed, sc)
+    """No over-allocation, disjoint offers from free resources, reservations, quota limits.
+
+    `replay` checks every invariant after each step and fails on the first violation.
+    """
+    assert replay(seed, sc) is not None
 
 
 @settings(max_examples=40, deadline=None)

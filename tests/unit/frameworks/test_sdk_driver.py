@@ -405,4 +405,5 @@ async def test_stop_returns_promptly_while_waiting_for_master(master_factory: An
     driver, task = start(master, Recorder(), backoff_initial=10, backoff_max=10)
     await master.wait_for(lambda: len(master.subscribes) == 1)
     driver.stop()
-    await asyncio.wait_for(task, 2)
+    await asyncio.wait_for(task, 2)  # a 10 s backoff sleep would time out here
+    assert task.done()
