@@ -122,7 +122,7 @@ def create_master_app(master: Master) -> FastAPI:
             fw, stream = master.subscribe(body)
             return _stream_response(
                 stream,
-                master.on_stream_end(fw.framework_id, stream.stream_id),
+                lambda: master.stream_closed(fw.framework_id, stream.stream_id),
                 {"Mesos-Stream-Id": stream.stream_id, "Cache-Control": "no-cache"},
             )
         if call_type == "UPDATE_FRAMEWORK":

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
 from dcos_core import MESOS_COMPAT_VERSION, __version__
+from dcos_core.master import wire
 from dcos_core.master.entries import AgentEntry, FrameworkEntry, TaskEntry
 from dcos_core.master.service import Master
 from dcos_core.model.task import TaskState
@@ -129,14 +135,7 @@ def _attributes_v0(attrs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _agent_v0(master: Master, agent: AgentEntry) -> dict[str, Any]:
-    used = Resources()
-    for t in agent.tasks.values():
-        if not t.state.terminal:
-            used = used + t.resources
-    offered = Resources()
-    for o in master.offers.values():
-        if o.agent_id == agent.agent_id:
-            offered = offered + o.resources
+    used, offered = wire.agent_usage(agent, master.offers.values())
     out: dict[str, Any] = {
         "id": agent.agent_id,
         "hostname": agent.hostname,
@@ -157,7 +156,7 @@ def _agent_v0(master: Master, agent: AgentEntry) -> dict[str, Any]:
     if agent.reregistered_time:
         out["reregistered_time"] = agent.reregistered_time
     if agent.draining:
-        out["drain_info"] = {"state": "DRAINED" if not agent.tasks else "DRAINING"}
+        out["drain_info"] = {"state": wire.drain_state(agent)}
     return out
 
 
@@ -224,7 +223,9 @@ def state_summary(master: Master) -> dict[str, Any]:
 
 def get_agents(master: Master) -> dict[str, Any]:
     return {
-        "agents": [master.agent_v1(a) for a in master.agents.values() if a.connected],
+        "agents": [
+            wire.agent_v1(a, master.offers.values()) for a in master.agents.values() if a.connected
+        ],
         "recovered_agents": [
             {
                 "hostname": a.hostname,
@@ -240,8 +241,8 @@ def get_agents(master: Master) -> dict[str, Any]:
 
 def get_frameworks(master: Master) -> dict[str, Any]:
     return {
-        "frameworks": [master.framework_v1(f) for f in master.frameworks.values()],
-        "completed_frameworks": [master.framework_v1(f) for f in master.completed_frameworks],
+        "frameworks": [wire.framework_v1(f) for f in master.frameworks.values()],
+        "completed_frameworks": [wire.framework_v1(f) for f in master.completed_frameworks],
     }
 
 
@@ -252,9 +253,9 @@ def get_tasks(master: Master) -> dict[str, Any]:
     for fw in list(master.frameworks.values()) + list(master.completed_frameworks):
         for t in fw.tasks.values():
             (unreachable if t.state in (TaskState.UNREACHABLE, TaskState.LOST) else tasks).append(
-                master.task_v1(t)
+                wire.task_v1(t)
             )
-        completed.extend(master.task_v1(t) for t in fw.completed_tasks)
+        completed.extend(wire.task_v1(t) for t in fw.completed_tasks)
     return {
         "pending_tasks": [],
         "tasks": tasks,
@@ -327,24 +328,9 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
     for fw in list(master.frameworks.values()) + list(master.completed_frameworks):
         for t in fw.completed_tasks:
             completed[t.state] += 1
-    for s in (
-        TaskState.STAGING,
-        TaskState.STARTING,
-        TaskState.RUNNING,
-        TaskState.KILLING,
-        TaskState.UNREACHABLE,
-    ):
-        m[f"master/tasks_{s.name.lower()}"] = states[s]
-    for s in (
-        TaskState.FINISHED,
-        TaskState.FAILED,
-        TaskState.KILLED,
-        TaskState.ERROR,
-        TaskState.LOST,
-        TaskState.DROPPED,
-        TaskState.GONE,
-    ):
-        m[f"master/tasks_{s.name.lower()}"] = completed[s] + states[s]
+    for s in TaskState:
+        if s is not TaskState.UNKNOWN:  # terminal counts include the completed tasks
+            m[f"master/tasks_{s.name.lower()}"] = states[s] + (completed[s] if s.terminal else 0)
     connected = [a for a in master.agents.values() if a.connected]
     m["master/slaves_active"] = sum(1 for a in connected if a.active)
     m["master/slaves_inactive"] = sum(1 for a in connected if not a.active)
@@ -365,9 +351,7 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
         total = total + a.total
     used = Resources()
     for a in connected:
-        for t in a.tasks.values():
-            if not t.state.terminal:
-                used = used + t.resources
+        used = used + wire.agent_usage(a, ())[0]
     for name in ("cpus", "mem", "disk", "gpus"):
         tot, u = total.scalar(name), used.scalar(name)
         m[f"master/{name}_total"] = tot
@@ -387,12 +371,25 @@ def _cpus() -> list[int]:
     return list(os.sched_getaffinity(0))
 
 
+class _SnapshotCollector(Collector):
+    """Exposes `metrics_snapshot` to prometheus_client, computed at scrape time."""
+
+    def __init__(self, master: Master) -> None:
+        self.master = master
+
+    def collect(self) -> Iterator[Metric]:
+        for name, value in sorted(metrics_snapshot(self.master).items()):
+            prom = "dcos_" + "".join(c if c.isalnum() else "_" for c in name)
+            yield GaugeMetricFamily(prom, f"Mesos metric {name}", value=float(value))
+        yield InfoMetricFamily(
+            "dcos_master",
+            "The master serving these metrics",
+            value={"id": self.master.master_id, "hostname": socket.gethostname()},
+        )
+
+
 def prometheus_text(master: Master) -> str:
-    """The same metrics in the Prometheus text format (`dcos_` prefix, `/` and `.` as `_`)."""
-    lines = []
-    for name, value in sorted(metrics_snapshot(master).items()):
-        metric = "dcos_" + "".join(c if c.isalnum() else "_" for c in name)
-        lines.append(f"# TYPE {metric} gauge")
-        lines.append(f"{metric} {float(value)!r}")
-    lines.append(f'dcos_master_info{{id="{master.master_id}",hostname="{socket.gethostname()}"}} 1')
-    return "\n".join(lines) + "\n"
+    """The snapshot in the Prometheus text format (`dcos_` prefix, `/` and `.` as `_`)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SnapshotCollector(master))
+    return generate_latest(registry).decode()
