@@ -7,6 +7,7 @@ with cgroups/namespaces, a Docker containerizer) plug in through `registry.CONTA
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from dcos_core.containerizer.spec import LaunchSpec, Termination
@@ -52,4 +53,16 @@ class Containerizer(Protocol):
 
     def containers(self) -> list[str]:
         """Ids of the containers launched and not yet destroyed."""
+        ...
+
+    async def recover(self, keep: Collection[str]) -> set[str]:
+        """After an agent restart: find the containers this containerizer launched before.
+
+        Containers whose id is in `keep` are re-attached: `wait`, `destroy` and `usage` work
+        for them again, and `wait` returns the recorded `Termination` of one that ended while
+        the agent was down. Every other container found (an orphan) is destroyed and its
+        resources (cgroups, runtime files) are cleaned up. Returns the ids re-attached; an id of
+        `keep` that is not returned no longer exists (its termination is unknown).
+        Called once, before any `launch`.
+        """
         ...

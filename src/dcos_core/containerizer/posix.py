@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -155,6 +156,10 @@ class PosixContainerizer:
         if c is None:
             raise NotFoundError(f"unknown container {container_id}")
         return await asyncio.to_thread(_group_usage, c.pgid, self._clock.time())
+
+    async def recover(self, keep: Collection[str]) -> set[str]:
+        """Process groups are not checkpointed: nothing to re-attach."""
+        return set()
 
     def containers(self) -> list[str]:
         return [cid for cid, c in self._containers.items() if c.destroying is None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -94,6 +95,10 @@ class SimulatedContainerizer:
             "processes": 0,
             "threads": 0,
         }
+
+    async def recover(self, keep: Collection[str]) -> set[str]:
+        """Simulated containers do not survive the agent: nothing to find."""
+        return set()
 
     def containers(self) -> list[str]:
         return list(self._containers)
