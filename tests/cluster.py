@@ -64,9 +64,9 @@ class Proc:
     def alive(self) -> bool:
         return self.p.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> int:
+    def stop(self, timeout: float = 10.0, sig: int = signal.SIGTERM) -> int:
         if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
+            self.p.send_signal(sig)
             try:
                 self.p.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -94,6 +94,7 @@ class Cluster:
         agent_resources: str = "cpus:4;mem:4096;disk:4096;ports:[31000-31999]",
         status_update_retry_min: float = 0.5,
         master_args: list[str] | None = None,
+        agent_args: list[str] | None = None,
     ) -> None:
         self.work = work
         self.master_port = free_port()
@@ -105,6 +106,7 @@ class Cluster:
         self.agent_resources = agent_resources
         self.status_update_retry_min = status_update_retry_min
         self.master_args = master_args or []
+        self.agent_args = agent_args or []
         self.master: Proc | None = None
         self.agents: list[Proc] = []
         self.agent_ports: list[int] = []
@@ -160,8 +162,11 @@ class Cluster:
                 "5",
                 "--executor-shutdown-grace-period",
                 "1",
+                "--cgroups-root",
+                f"dcos-test/agent-{port}",
                 "--log-level",
                 "info",
+                *self.agent_args,
             ],
             self.work / f"agent-{i}.log",
         )
@@ -194,8 +199,8 @@ class Cluster:
         return self.http.post(f"{self.url}/api/v1", json=call)
 
     def stop(self) -> None:
-        for a in self.agents:
-            a.stop()
+        for a in self.agents:  # SIGUSR1: kill every task, checkpointed or not
+            a.stop(sig=signal.SIGUSR1)
         if self.master is not None:
             self.master.stop()
         self.http.close()

@@ -68,7 +68,24 @@ class AgentSettings(BaseSettings):
     resources: str | None = None
     attributes: str | None = None
     system_reserved_mem: float = Field(1024, ge=0, description="MB of memory kept for the host")
-    containerizer: str = Field("posix", pattern="^(posix|simulated)$")
+    containerizers: str = Field(
+        "mesos", description="comma-separated: mesos, docker, posix, simulated"
+    )
+    isolation: str | None = Field(
+        None, description="isolators; default: cgroups+namespaces where possible, else posix"
+    )
+    cgroups_mount: Path = Path("/sys/fs/cgroup")
+    cgroups_root: str = "dcos"
+    cgroups_enable_cfs: bool = False
+    cgroups_pids_limit: int = Field(4096, ge=0, description="max processes per task, 0 = none")
+    default_user: str = Field("nobody", description="tasks without a user run as this (as root)")
+    image_dir: Path | None = None
+    container_disk_watch_interval: float = Field(15.0, gt=0)
+    enforce_container_disk_quota: bool = False
+    container_ports_watch_interval: float = Field(5.0, gt=0)
+    enforce_container_ports: bool = False
+    docker_host: str | None = None
+    recover: str = Field("reconnect", pattern="^(reconnect|cleanup)$")
     status_update_retry_min: float = Field(10.0, gt=0)
     status_update_retry_max: float = Field(600.0, gt=0)
     executor_shutdown_grace_period: float = Field(3.0, ge=0)
@@ -79,6 +96,22 @@ class AgentSettings(BaseSettings):
     def _check_resources(cls, v: str | None) -> str | None:
         if v is not None:
             Resources.parse(v)
+        return v
+
+    @field_validator("containerizers")
+    @classmethod
+    def _check_containerizers(cls, v: str) -> str:
+        from dcos_core.containerizer.registry import parse_containerizers
+
+        return ",".join(parse_containerizers(v))
+
+    @field_validator("isolation")
+    @classmethod
+    def _check_isolation(cls, v: str | None) -> str | None:
+        if v is not None:
+            from dcos_core.containerizer.isolators.selection import parse_isolation
+
+            return ",".join(parse_isolation(v))
         return v
 
 
@@ -94,7 +127,8 @@ class LocalSettings(BaseSettings):
     marathon_port: int = Field(8080, ge=1, le=65535)
     chronos_port: int = Field(4400, ge=1, le=65535)
     agent_resources: str | None = None
-    containerizer: str = Field("posix", pattern="^(posix|simulated)$")
+    containerizers: str = "mesos"
+    isolation: str | None = None
 
 
 S = TypeVar("S", bound=BaseModel)

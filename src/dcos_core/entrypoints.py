@@ -105,7 +105,54 @@ def agent(
         ),
     ] = None,
     attributes: Annotated[str | None, typer.Option(help="e.g. 'rack:r1;zone:a'")] = None,
-    containerizer: Annotated[str | None, typer.Option(help="posix or simulated")] = None,
+    containerizers: Annotated[
+        str | None, typer.Option(help="mesos (default), docker, posix, simulated; comma-separated")
+    ] = None,
+    isolation: Annotated[
+        str | None,
+        typer.Option(
+            help="isolators, e.g. 'cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,"
+            "filesystem/linux,disk/du,network/ports' (default: those where the host allows, "
+            "else posix/cpu,posix/mem)"
+        ),
+    ] = None,
+    cgroups_mount: Annotated[
+        Path | None, typer.Option(help="where the cgroup hierarchies are (/sys/fs/cgroup)")
+    ] = None,
+    cgroups_root: Annotated[
+        str | None, typer.Option(help="cgroup under which task cgroups live (dcos)")
+    ] = None,
+    cgroups_enable_cfs: Annotated[
+        bool | None, typer.Option(help="hard CPU limits (CFS quota = 100 ms x cpus)")
+    ] = None,
+    cgroups_pids_limit: Annotated[
+        int | None, typer.Option(help="max processes per task (4096; 0 = none)")
+    ] = None,
+    default_user: Annotated[
+        str | None, typer.Option(help="user of tasks that name none, when root (nobody)")
+    ] = None,
+    image_dir: Annotated[
+        Path | None, typer.Option(help="root filesystem images for MESOS containers")
+    ] = None,
+    container_disk_watch_interval: Annotated[
+        float | None, typer.Option(help="disk/du check interval in s (15)")
+    ] = None,
+    enforce_container_disk_quota: Annotated[
+        bool | None, typer.Option(help="fail tasks that outgrow their disk")
+    ] = None,
+    container_ports_watch_interval: Annotated[
+        float | None, typer.Option(help="network/ports check interval in s (5)")
+    ] = None,
+    enforce_container_ports: Annotated[
+        bool | None, typer.Option(help="fail tasks listening on ports they were not given")
+    ] = None,
+    docker_host: Annotated[
+        str | None, typer.Option(help="Docker engine URL (unix:///var/run/docker.sock)")
+    ] = None,
+    recover: Annotated[
+        str | None,
+        typer.Option(help="reconnect (keep checkpointed tasks) or cleanup (kill all) at start"),
+    ] = None,
     system_reserved_mem: Annotated[
         float | None, typer.Option(help="MB of memory kept for the host")
     ] = None,
@@ -149,7 +196,10 @@ def local(
     agent_resources: Annotated[
         str | None, typer.Option(help="resources of each agent (default: discovered)")
     ] = None,
-    containerizer: Annotated[str | None, typer.Option(help="posix or simulated")] = None,
+    containerizers: Annotated[
+        str | None, typer.Option(help="agents' containerizers (mesos)")
+    ] = None,
+    isolation: Annotated[str | None, typer.Option(help="agents' isolators")] = None,
     config: Config = None,
     log_level: LogLevel = "warning",
 ) -> None:

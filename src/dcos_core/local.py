@@ -1,8 +1,10 @@
 """`dcos-core local`: a master and N agents on 127.0.0.1 as child processes.
 
 Each daemon is its own process (as in production), so one can crash or be killed without the
-others. SIGTERM/SIGINT stops the agents first (they kill their tasks), then the master, all
-within 10 s; a child that does not stop in time is killed.
+others. SIGTERM/SIGINT stops the agents first (with SIGUSR1, so that they kill every task,
+checkpointed or not), then the master, all within 10 s; a child that does not stop in time is
+killed. Each agent gets its own cgroup root (`dcos-local/agent-<i>`), so that one agent's recovery
+never mistakes another's containers for orphans.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop(procs: list[subprocess.Popen[bytes]], deadline: float) -> None:
+def _stop(procs: list[subprocess.Popen[bytes]], deadline: float, sig: int = signal.SIGTERM) -> None:
     for p in procs:
         if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
+            p.send_signal(sig)
     for p in procs:
         try:
             p.wait(max(0.1, deadline - time.monotonic()))
@@ -84,13 +86,17 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
             str(settings.agent_port + i),
             "--work-dir",
             str(work / f"agent-{i}"),
-            "--containerizer",
-            settings.containerizer,
+            "--containerizers",
+            settings.containerizers,
+            "--cgroups-root",
+            f"dcos-local/agent-{i}",
             "--log-level",
             log_level,
         ]
         if settings.agent_resources:
             args += ["--resources", settings.agent_resources]
+        if settings.isolation:
+            args += ["--isolation", settings.isolation]
         agents.append(_spawn(args, work / f"agent-{i}.log"))
     code = 0
     try:
@@ -115,7 +121,7 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
                 time.sleep(0.2)
     finally:
         deadline = time.monotonic() + STOP_DEADLINE
-        _stop(agents, deadline)
+        _stop(agents, deadline, signal.SIGUSR1)
         _stop([master], deadline + 1.5)
     return code
 

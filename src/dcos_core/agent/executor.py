@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pwd
 import re
 import uuid as _uuid
 from collections.abc import Callable
@@ -22,8 +23,11 @@ from dcos_core.containerizer.base import Containerizer
 from dcos_core.containerizer.spec import (
     REASON_COMMAND_EXECUTOR_FAILED,
     REASON_CONTAINER_LAUNCH_FAILED,
+    REASON_EXECUTOR_TERMINATED,
+    REASON_TASK_INVALID,
     LaunchSpec,
     Termination,
+    container_info_from_v1,
 )
 from dcos_core.errors import DcosError, InvalidError
 from dcos_core.model.task import TaskState
@@ -32,7 +36,6 @@ from dcos_core.resources import Resources
 
 log = logging.getLogger("dcos_core.agent.executor")
 
-REASON_TASK_INVALID: Final = "REASON_TASK_INVALID"
 DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TASK_KILLING_STATE: Final = "TASK_KILLING_STATE"
 
@@ -49,6 +52,7 @@ class ExecutorContext:
     work_dir: Path
     default_grace_period: float
     path: str = DEFAULT_PATH
+    default_user: str | None = None
 
 
 # ---- pure builders ---------------------------------------------------------------------------
@@ -154,11 +158,6 @@ def command_of(task: dict[str, Any]) -> tuple[str | None, tuple[str, ...] | None
     """
     if task.get("executor"):
         raise InvalidError("custom executors are not supported by this agent", "task.executor")
-    container = task.get("container") or {}
-    if container.get("type", "MESOS") != "MESOS" or (container.get("mesos") or {}).get("image"):
-        raise InvalidError(
-            "container images need the docker/mesos containerizer (not available)", "task.container"
-        )
     cmd = task.get("command")
     if not isinstance(cmd, dict):
         raise InvalidError("a task needs a command", "task.command")
@@ -168,6 +167,8 @@ def command_of(task: dict[str, Any]) -> tuple[str | None, tuple[str, ...] | None
             raise InvalidError("a shell command needs a non-empty 'value'", "task.command.value")
         return value, None
     args = cmd.get("arguments") or []
+    if (task.get("container") or {}).get("type") == "DOCKER" and not value:
+        return None, tuple(args) if args else None  # the image's entrypoint/cmd
     if not isinstance(value, str) or not value:
         raise InvalidError("'value' must name the executable when shell is false", "task.command")
     if not all(isinstance(a, str) for a in args):
@@ -190,18 +191,77 @@ def has_capability(framework_info: dict[str, Any], name: str) -> bool:
     return any(isinstance(c, dict) and c.get("type") == name for c in caps)
 
 
+def limits_of(task: dict[str, Any]) -> dict[str, float]:
+    """`TaskInfo.limits` (`{"cpus": {"value": 2}}`, value may be "Infinity") as floats.
+
+    Example:
+        >>> limits_of({"limits": {"cpus": {"value": 0.5}, "mem": {"value": "Infinity"}}})
+        {'cpus': 0.5, 'mem': inf}
+    """
+    out: dict[str, float] = {}
+    limits = task.get("limits") or {}
+    if not isinstance(limits, dict):
+        raise InvalidError("must be an object", "task.limits")
+    for name, v in limits.items():
+        value = v.get("value") if isinstance(v, dict) else v
+        try:
+            f = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InvalidError('needs a number or "Infinity"', f"task.limits.{name}") from None
+        if f <= 0 or f != f:
+            raise InvalidError("must be positive", f"task.limits.{name}")
+        out[str(name)] = f
+    return out
+
+
+def user_of(
+    task: dict[str, Any], framework_info: dict[str, Any], default: str | None
+) -> str | None:
+    """The user a task runs as: `command.user`, else the framework's `user`, else `default`."""
+    for candidate in ((task.get("command") or {}).get("user"), framework_info.get("user")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return default
+
+
 def build_launch_spec(
-    task: dict[str, Any], *, ctx: ExecutorContext, framework_id: str, container_id: str
+    task: dict[str, Any],
+    *,
+    ctx: ExecutorContext,
+    framework_id: str,
+    container_id: str,
+    framework_info: dict[str, Any] | None = None,
 ) -> LaunchSpec:
     """Everything the containerizer needs for `task`; `InvalidError` for a task it cannot run."""
     task_id = unwrap(task.get("task_id"), "task.task_id")
     shell, argv = command_of(task)
+    container = container_info_from_v1(task.get("container"))
+    if shell is None and argv is None:
+        argv = ()  # DOCKER without a command: the image's own entrypoint and cmd
     sandbox = sandbox_dir(ctx.work_dir, ctx.agent_id, framework_id, task_id, container_id)
     env = build_environment(
         task, ctx=ctx, framework_id=framework_id, container_id=container_id, sandbox=sandbox
     )
     resources = Resources.from_v1(task.get("resources") or [], "task.resources")
-    return LaunchSpec(container_id, sandbox, command=shell, argv=argv, env=env, resources=resources)
+    return LaunchSpec(
+        container_id,
+        sandbox,
+        command=shell,
+        argv=argv,
+        env=env,
+        resources=resources,
+        user=user_of(task, framework_info or {}, ctx.default_user),
+        container=container,
+        limits=limits_of(task),
+        ports=tuple(task_ports(task)),
+    )
+
+
+def _check_user(name: str) -> None:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        raise InvalidError(f"user '{name}' does not exist on this agent", "user") from None
 
 
 # ---- the executor ----------------------------------------------------------------------------
@@ -220,12 +280,13 @@ class CommandExecutor:
         containerizer: Containerizer,
         clock: Clock,
         emit: Emit,
+        container_id: str | None = None,
     ) -> None:
         self.task = task
         self.task_id = unwrap(task.get("task_id"), "task.task_id")
         self.framework_id = framework_id
         self.framework_info = framework_info
-        self.container_id = str(_uuid.uuid4())
+        self.container_id = container_id or str(_uuid.uuid4())
         self.sandbox = sandbox_dir(
             ctx.work_dir, ctx.agent_id, framework_id, self.task_id, self.container_id
         )
@@ -261,6 +322,37 @@ class CommandExecutor:
                     TaskState.FAILED, f"executor failed: {e}", REASON_COMMAND_EXECUTOR_FAILED
                 )
 
+    async def resume(self, state: TaskState, pid: int | None, recovered: bool) -> None:
+        """After an agent restart: follow the container launched before (never relaunch it).
+
+        `recovered` False means the container is gone and its end is unknown: the task fails.
+        Never raises (but may be cancelled).
+        """
+        self.state = state
+        self.pid = pid
+        if self.terminal:
+            return
+        try:
+            if not recovered:
+                self._status(
+                    TaskState.FAILED,
+                    "The task's container ended while the agent was down, and how is unknown",
+                    REASON_EXECUTOR_TERMINATED,
+                )
+                return
+            self._launched = True
+            termination = await self._containerizer.wait(self.container_id)
+            await self._destroy(0.0)
+            self._finish(termination)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.exception("executor of recovered task %s failed", self.task_id)
+            if not self.terminal:
+                self._status(
+                    TaskState.FAILED, f"executor failed: {e}", REASON_COMMAND_EXECUTOR_FAILED
+                )
+
     async def _run(self) -> None:
         try:
             spec = build_launch_spec(
@@ -268,9 +360,13 @@ class CommandExecutor:
                 ctx=self._ctx,
                 framework_id=self.framework_id,
                 container_id=self.container_id,
+                framework_info=self.framework_info,
             )
+            if spec.user and spec.container.type == "MESOS":
+                _check_user(spec.user)
         except InvalidError as e:
-            self._status(TaskState.FAILED, str(e), REASON_TASK_INVALID)
+            state = TaskState.ERROR if e.field == "user" else TaskState.FAILED
+            self._status(state, str(e), REASON_TASK_INVALID)
             return
         self._status(TaskState.STARTING)
         if self._killed:

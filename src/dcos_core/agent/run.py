@@ -1,7 +1,10 @@
 """`run_agent(settings)`: build the agent, serve its API, register, and stop cleanly.
 
-`dcos-core agent` calls `asyncio.run(run_agent(settings))`. SIGTERM/SIGINT (or cancelling the
-coroutine) kills every task and returns within about 10 s.
+`dcos-core agent` calls `asyncio.run(run_agent(settings))`. At start the agent recovers the tasks
+of checkpointing frameworks (`--recover=reconnect`) or destroys every old container
+(`--recover=cleanup`). SIGTERM/SIGINT (or cancelling the coroutine) stops the agent within about
+10 s, killing the tasks of non-checkpointing frameworks and leaving the others running for the next
+agent to recover; SIGUSR1 kills every task first (Mesos semantics).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Iterator
 
@@ -20,8 +24,10 @@ from dcos_core.agent.probe import agent_resources, parse_attributes, probe_host
 from dcos_core.agent.service import Agent, AgentConfig
 from dcos_core.clock import Clock, SystemClock
 from dcos_core.config import AgentSettings
+from dcos_core.containerizer.isolators.selection import parse_isolation
 from dcos_core.containerizer.posix import make_subreaper
 from dcos_core.containerizer.registry import create_containerizer
+from dcos_core.containerizer.spec import ContainerizerConfig
 
 log = logging.getLogger("dcos_core.agent.run")
 
@@ -53,13 +59,36 @@ def build_agent(settings: AgentSettings, clock: Clock) -> Agent:
         status_update_retry_min=settings.status_update_retry_min,
         status_update_retry_max=settings.status_update_retry_max,
         registration_backoff_max=settings.registration_backoff_max,
+        default_user=settings.default_user if os.geteuid() == 0 else None,
     )
-    if settings.containerizer == "posix" and not make_subreaper():
+    if "posix" in settings.containerizers.split(",") and not make_subreaper():
         log.warning("cannot become a child subreaper; orphaned task processes may linger")
+    cconfig = ContainerizerConfig(
+        runtime_dir=settings.work_dir / "containers",
+        cgroups_mount=settings.cgroups_mount,
+        cgroups_root=settings.cgroups_root,
+        cgroups_enable_cfs=settings.cgroups_enable_cfs,
+        pids_limit=settings.cgroups_pids_limit,
+        default_user=config.default_user,
+        image_dir=settings.image_dir,
+        disk_watch_interval=settings.container_disk_watch_interval,
+        enforce_disk_quota=settings.enforce_container_disk_quota,
+        ports_watch_interval=settings.container_ports_watch_interval,
+        enforce_ports=settings.enforce_container_ports,
+        docker_host=settings.docker_host,
+    )
+    isolation = parse_isolation(settings.isolation) if settings.isolation else None
+    containerizer = create_containerizer(
+        settings.containerizers,
+        cconfig,
+        clock,
+        isolation=isolation,
+        agent_port_ranges=[(lo, hi) for lo, hi in resources.ranges("ports")],
+    )
     return Agent(
         config,
         master=HttpMasterClient(settings.master),
-        containerizer=create_containerizer(settings.containerizer, clock),
+        containerizer=containerizer,
         clock=clock,
     )
 
@@ -79,11 +108,22 @@ async def run_agent(
             lifespan="on",
         )
     )
+    check = getattr(agent.containerizer, "check", None)
+    if check is not None:
+        await check()
+    await agent.recover(cleanup=settings.recover == "cleanup")
     stop = asyncio.Event()
+    kill_all = not install_signal_handlers
     loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT) if install_signal_handlers else ()
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1) if install_signal_handlers else ()
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal kill_all
+        kill_all = kill_all or sig == signal.SIGUSR1
+        stop.set()
+
     for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     serving = asyncio.create_task(server.serve(), name="agent-http")
     running: asyncio.Task[None] | None = None
     try:
@@ -106,7 +146,7 @@ async def run_agent(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await running
         try:
-            await asyncio.shield(agent.stop(kill_tasks=True))
+            await asyncio.shield(agent.stop(kill_all=kill_all))
         finally:
             server.should_exit = True
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):

@@ -4,6 +4,8 @@
   every task when the master answers 404 or was unreachable and comes back;
 * the master's calls: `run_task`, `kill_task`, `acknowledge`, `shutdown_framework`;
 * status updates through the `StatusUpdateManager` (reliable, ordered, retried);
+* checkpointing (frameworks with `checkpoint: true`) and recovery after a restart: the same
+  agent id, the same running containers, unacknowledged updates resent;
 * read models for `/state` and `/monitor/statistics`.
 """
 
@@ -18,11 +20,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from dcos_core import __version__
-from dcos_core.agent.executor import REASON_TASK_INVALID, CommandExecutor, ExecutorContext
+from dcos_core.agent.checkpoint import Checkpointer
+from dcos_core.agent.executor import CommandExecutor, ExecutorContext
 from dcos_core.agent.master_client import MasterClient, UnknownAgentError
 from dcos_core.agent.status_updates import StatusUpdateManager
 from dcos_core.clock import Clock
 from dcos_core.containerizer.base import Containerizer
+from dcos_core.containerizer.spec import REASON_TASK_INVALID
 from dcos_core.errors import DcosError, NotFoundError, NotReadyError
 from dcos_core.ids import validate_id
 from dcos_core.model.task import TaskState
@@ -64,6 +68,7 @@ class AgentConfig:
     status_update_retry_max: float = 600.0
     registration_backoff_max: float = 2.0
     completed_tasks_max: int = COMPLETED_TASKS_MAX
+    default_user: str | None = None
 
 
 @dataclass
@@ -76,6 +81,10 @@ class TaskEntry:
     executor: CommandExecutor
     statuses: list[dict[str, Any]] = field(default_factory=list)
     runner: asyncio.Task[None] | None = None
+
+    @property
+    def checkpointed(self) -> bool:
+        return bool(self.framework_info.get("checkpoint", False))
 
     @property
     def task_id(self) -> str:
@@ -111,6 +120,7 @@ class Agent:
             config.status_update_retry_min,
             config.status_update_retry_max,
         )
+        self.checkpoints = Checkpointer(config.work_dir)
         self.tasks: dict[tuple[str, str], TaskEntry] = {}
         self.completed: deque[TaskEntry] = deque(maxlen=config.completed_tasks_max)
         self._lost = asyncio.Event()
@@ -151,6 +161,8 @@ class Agent:
             if self.agent_id is not None and reg.agent_id != self.agent_id:
                 log.warning("master gave a new agent id %s (was %s)", reg.agent_id, self.agent_id)
             verb = "re-registered" if msg.agent_info.id else "registered"
+            if reg.agent_id != self.agent_id:
+                self.checkpoints.write_agent_id(reg.agent_id)
             self.agent_id, self.master_id = reg.agent_id, reg.master_id
             self.registered = True
             self._lost.clear()
@@ -234,25 +246,95 @@ class Agent:
             )
             self._spawn(self._send_once(msg.framework_id, status))
             return
+        entry = self._entry(msg.framework_id, msg.framework_info, msg.task, None)
+        self.tasks[key] = entry
+        if entry.checkpointed:  # before anything runs: a restart must find the container
+            self.checkpoints.write_task(
+                msg.framework_id,
+                msg.framework_info,
+                msg.task,
+                task_id,
+                entry.executor.container_id,
+            )
+        entry.runner = asyncio.create_task(entry.executor.run(), name=f"task-{task_id}")
+        log.info("launching task %s of framework %s", task_id, msg.framework_id)
+
+    def _entry(
+        self,
+        framework_id: str,
+        framework_info: dict[str, Any],
+        task: dict[str, Any],
+        container_id: str | None,
+    ) -> TaskEntry:
+        assert self.agent_id is not None
         ctx = ExecutorContext(
             agent_id=self.agent_id,
             hostname=self.config.hostname,
             work_dir=self.config.work_dir,
             default_grace_period=self.config.executor_shutdown_grace_period,
+            default_user=self.config.default_user,
         )
+        task_id = unwrap(task.get("task_id"), "task.task_id")
+        key = (framework_id, task_id)
         executor = CommandExecutor(
-            msg.task,
-            framework_id=msg.framework_id,
-            framework_info=msg.framework_info,
+            task,
+            framework_id=framework_id,
+            framework_info=framework_info,
             ctx=ctx,
             containerizer=self.containerizer,
             clock=self.clock,
             emit=lambda status: self._on_status(key, status),
+            container_id=container_id,
         )
-        entry = TaskEntry(msg.framework_id, msg.framework_info, msg.task, executor)
-        self.tasks[key] = entry
-        entry.runner = asyncio.create_task(entry.executor.run(), name=f"task-{task_id}")
-        log.info("launching task %s of framework %s", task_id, msg.framework_id)
+        return TaskEntry(framework_id, framework_info, task, executor)
+
+    # ---- recovery --------------------------------------------------------------------------
+
+    async def recover(self, cleanup: bool = False) -> int:
+        """Before registering: re-attach to the tasks of checkpointing frameworks.
+
+        Reads the checkpoints, asks the containerizer to recover their containers (every other
+        container it finds is an orphan and is destroyed), requeues unacknowledged updates in
+        their order, and follows each running task again; a task whose container vanished gets
+        TASK_FAILED. With `cleanup`, every container is destroyed and the checkpointed tasks are
+        forgotten (the master learns they are gone when the agent re-registers).
+        Returns how many running tasks were recovered.
+        """
+        state = await asyncio.to_thread(self.checkpoints.load)
+        self.agent_id = state.agent_id
+        if cleanup or self.agent_id is None:
+            await self.containerizer.recover(())
+            await asyncio.to_thread(self.checkpoints.clear)
+            log.info("recovery: cleanup; every previous container destroyed")
+            return 0
+        alive = {t.container_id for t in state.tasks if not t.state.terminal}
+        recovered = await self.containerizer.recover(alive)
+        running = 0
+        for t in state.tasks:
+            entry = self._entry(t.framework_id, t.framework_info, t.task, t.container_id)
+            entry.statuses = list(t.history)
+            entry.executor.state = t.state
+            key = (t.framework_id, entry.task_id)
+            self.tasks[key] = entry
+            for status in t.pending:
+                self.updates.update(t.framework_id, status)
+            if t.state.terminal and not t.pending:
+                # Terminal and acknowledged, but the agent died before forgetting it.
+                del self.tasks[key]
+                self.checkpoints.remove_task(t.framework_id, entry.task_id)
+                continue
+            ok = t.container_id in recovered
+            running += ok and not t.state.terminal
+            entry.runner = asyncio.create_task(
+                entry.executor.resume(t.state, None, ok), name=f"task-{entry.task_id}"
+            )
+        log.info(
+            "recovery: agent %s, %d task(s) checkpointed, %d running task(s) recovered",
+            self.agent_id,
+            len(state.tasks),
+            running,
+        )
+        return running
 
     def kill_task(self, msg: KillTask) -> None:
         """Kill a task (in the background); an unknown task gets a TASK_LOST update."""
@@ -282,6 +364,8 @@ class Agent:
         matched = self.updates.ack(msg.framework_id, msg.task_id, msg.uuid)
         key = (msg.framework_id, msg.task_id)
         entry = self.tasks.get(key)
+        if matched and entry is not None and entry.checkpointed:
+            self.checkpoints.append_ack(msg.framework_id, msg.task_id, msg.uuid)
         if (
             matched
             and entry is not None
@@ -290,6 +374,8 @@ class Agent:
         ):
             del self.tasks[key]
             self.completed.append(entry)
+            if entry.checkpointed:
+                self.checkpoints.remove_task(msg.framework_id, msg.task_id)
         return matched
 
     def shutdown_framework(self, msg: ShutdownFramework) -> int:
@@ -299,23 +385,30 @@ class Agent:
             self._spawn(e.executor.kill(None))
         return len(entries)
 
-    async def stop(self, kill_tasks: bool = True) -> None:
-        """Stop the agent: kill every task (bounded grace), send the last updates, close.
+    async def stop(self, kill_all: bool = True) -> None:
+        """Stop the agent: kill tasks (bounded grace), send the last updates, close.
 
-        With `kill_tasks=False` the containers are left running (recovery comes later).
+        With `kill_all=False` (SIGTERM: an upgrade or restart) the tasks of checkpointing
+        frameworks keep running for the next agent to recover; the others are killed (Mesos
+        semantics). With `kill_all=True` (SIGUSR1, `dcos-core local`) every task is killed.
         """
         self._stopping = True
         grace = min(self.config.executor_shutdown_grace_period, _STOP_GRACE_MAX)
         policy = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
-        runners = [e.runner for e in self.tasks.values() if e.runner is not None]
-        if kill_tasks:
-            kills = [e.executor.kill(policy) for e in self.tasks.values()]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), grace + 2)
-            if runners:
-                await asyncio.wait(runners, timeout=1.0)
-            for cid in self.containerizer.containers():  # anything not tied to a task
+        doomed = [e for e in self.tasks.values() if kill_all or not e.checkpointed]
+        kept = {e.executor.container_id for e in self.tasks.values() if e not in doomed}
+        runners = [e.runner for e in doomed if e.runner is not None]
+        kills = [e.executor.kill(policy) for e in doomed]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), grace + 2)
+        if runners:
+            await asyncio.wait(runners, timeout=1.0)
+        for cid in self.containerizer.containers():  # anything not tied to a kept task
+            if cid not in kept:
                 await self.containerizer.destroy(cid, 0.0)
+        runners = [e.runner for e in self.tasks.values() if e.runner is not None]
+        if kept:
+            log.info("leaving %d checkpointed task(s) running for recovery", len(kept))
         for t in [*runners, *self._background]:
             t.cancel()
         await asyncio.gather(*runners, *self._background, return_exceptions=True)
@@ -329,6 +422,8 @@ class Agent:
 
     def _on_status(self, key: tuple[str, str], status: dict[str, Any]) -> None:
         entry = self.tasks[key]
+        if entry.checkpointed:  # written before it can be sent
+            self.checkpoints.append_update(entry.framework_id, entry.task_id, status)
         entry.statuses.append({"state": status["state"], "timestamp": status["timestamp"]})
         log.info("task %s is %s", entry.task_id, status["state"])
         self.updates.update(entry.framework_id, status)

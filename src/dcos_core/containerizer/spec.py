@@ -108,7 +108,8 @@ class LaunchSpec:
             raise InvalidError("give exactly one of a shell command and an argv", "command")
         if self.command is not None and not self.command.strip():
             raise InvalidError("shell command must not be empty", "command")
-        if self.argv is not None and (not self.argv or not self.argv[0]):
+        docker = self.container.type == "DOCKER"
+        if self.argv is not None and not docker and (not self.argv or not self.argv[0]):
             raise InvalidError("argv must name an executable", "argv")
 
     @property
