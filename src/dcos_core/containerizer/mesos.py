@@ -496,6 +496,7 @@ async def _wait_pid(pid: int) -> None:
         return
     loop = asyncio.get_running_loop()
     ended: asyncio.Future[None] = loop.create_future()
+
     def on_readable() -> None:
         if not ended.done():
             ended.set_result(None)
