@@ -40,6 +40,8 @@ class RecoveredTask:
     """Updates not yet acknowledged, oldest first (to be resent)."""
     history: list[dict[str, Any]] = field(default_factory=list)
     """`{"state", "timestamp"}` of every update, for `/state`."""
+    pid: int | None = None
+    """The task's pid, as its TASK_RUNNING update reported it."""
 
 
 @dataclass
@@ -157,6 +159,12 @@ class Checkpointer:
                     for r in records
                     if "update" in r
                 ]
+                pids = [
+                    r["update"]["container_status"]["executor_pid"]
+                    for r in records
+                    if "update" in r
+                    and "executor_pid" in (r["update"].get("container_status") or {})
+                ]
                 state.tasks.append(
                     RecoveredTask(
                         framework_id=fw_dir.name,
@@ -166,6 +174,7 @@ class Checkpointer:
                         state=last,
                         pending=pending,
                         history=history,
+                        pid=int(pids[-1]) if pids else None,
                     )
                 )
         return state

@@ -314,6 +314,7 @@ class Agent:
             entry = self._entry(t.framework_id, t.framework_info, t.task, t.container_id)
             entry.statuses = list(t.history)
             entry.executor.state = t.state
+            entry.executor.pid = t.pid
             key = (t.framework_id, entry.task_id)
             self.tasks[key] = entry
             for status in t.pending:
@@ -326,7 +327,7 @@ class Agent:
             ok = t.container_id in recovered
             running += ok and not t.state.terminal
             entry.runner = asyncio.create_task(
-                entry.executor.resume(t.state, None, ok), name=f"task-{entry.task_id}"
+                entry.executor.resume(t.state, t.pid, ok), name=f"task-{entry.task_id}"
             )
         log.info(
             "recovery: agent %s, %d task(s) checkpointed, %d running task(s) recovered",

@@ -749,7 +749,7 @@ async def run(
                 str(work / "agent"),
                 "--resources",
                 REAL_AGENT_RESOURCES,
-                "--containerizer",
+                "--containerizers",
                 "posix",
                 "--status-update-retry-min",
                 "1",
