@@ -9,10 +9,21 @@ need_debs=()
 command -v python3 >/dev/null || need_debs+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_debs+=(python3-venv)
 command -v git >/dev/null || need_debs+=(git)
+# The Docker containerizer's tests start their own engine and import a static busybox image.
+{ command -v dockerd || [ -x /usr/sbin/dockerd ]; } >/dev/null || need_debs+=(docker.io)
+[ -x /bin/busybox ] || need_debs+=(busybox-static)
 if ((${#need_debs[@]})); then
   echo "==> installing Debian packages: ${need_debs[*]}"
   apt-get update -qq
+  # No service may start at install (dockerd, containerd): a policy-rc.d that says 101 forbids it
+  # (these machines have one; add one for the install where there is none).
+  rc_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    rc_policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$rc_policy" && chmod 755 "$rc_policy"
+  fi
   apt-get install -y -qq "${need_debs[@]}" >/dev/null
+  [ -z "$rc_policy" ] || rm -f "$rc_policy"
 fi
 
 python3 - <<'PY'
