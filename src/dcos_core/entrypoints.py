@@ -246,6 +246,24 @@ def bench_master(
     typer.echo(json.dumps(result))
 
 
+@bench_app.command("launch")
+def bench_launch(
+    tasks: Annotated[int, typer.Option(help="/bin/true tasks for the throughput phase")] = 300,
+    window: Annotated[int, typer.Option(help="tasks in flight at once")] = 16,
+    launches: Annotated[int, typer.Option(help="ACCEPT->RUNNING samples, one at a time")] = 100,
+    isolation: Annotated[
+        str | None, typer.Option(help="agent --isolation (default: the agent's default)")
+    ] = None,
+) -> None:
+    """Command tasks launched and finished per second on one agent with isolation; prints JSON."""
+    from dcos_core.master.bench_launch import run
+
+    result: dict[str, Any] = asyncio.run(
+        run(tasks=tasks, window=window, launches=launches, isolation=isolation)
+    )
+    typer.echo(json.dumps(result))
+
+
 def main() -> None:
     app()
 

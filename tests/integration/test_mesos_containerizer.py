@@ -320,7 +320,7 @@ def test_default_isolation_on_this_host_and_the_fallback() -> None:
         "posix/mem",
         "filesystem/posix",
     )
-    with pytest.raises(IsolationError, match="not run as root.*--isolation"):
+    with pytest.raises(IsolationError, match=r"not run as root.*--isolation"):
         choose_isolation(("cgroups/mem",), HostFacts(False, facts.cgroups))
     with pytest.raises(IsolationError, match="cgroups-mount"):
         choose_isolation(("cgroups/mem",), host_facts(Path("/nonexistent")))

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import pwd
+import py_compile
 import shutil
 import signal
 import sys
@@ -175,6 +176,7 @@ class MesosContainerizer:
         self._clock = clock or SystemClock()
         self._containers: dict[str, _Container] = {}
         config.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self.launcher = _compiled_launcher(config.runtime_dir)
 
     @classmethod
     def create(
@@ -257,7 +259,7 @@ class MesosContainerizer:
                     sys.executable,
                     "-I",
                     "-S",
-                    str(LAUNCHER),
+                    str(self.launcher),
                     "--config",
                     str(c.runtime / "launcher.json"),
                     "--report-fd",
@@ -461,6 +463,18 @@ class MesosContainerizer:
                 launcher_pid = None  # gone (or the pid was reused)
             out[d.name] = (spec, launcher_pid, _read_pid(d / "pid"))
         return out
+
+
+def _compiled_launcher(runtime_dir: Path) -> Path:
+    """The launcher compiled once to bytecode: saves ~12 ms of compiling per container start
+    (a script run by path is never cached). Falls back to the source if compiling fails."""
+    target = runtime_dir / f".launcher-{sys.implementation.cache_tag}.pyc"
+    try:
+        py_compile.compile(str(LAUNCHER), cfile=str(target), doraise=True)
+    except (OSError, py_compile.PyCompileError) as e:
+        log.warning("cannot precompile the launcher (%s); running it from source", e)
+        return LAUNCHER
+    return target
 
 
 # ---- process helpers (thin I/O) --------------------------------------------------------------

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from dcos_core.containerizer.composing import ComposingContainerizer
 from dcos_core.containerizer.registry import create_containerizer
 from dcos_core.containerizer.simulated import SimulatedContainerizer
-from dcos_core.containerizer.spec import LaunchSpec
+from dcos_core.containerizer.spec import ContainerInfo, ContainerizerConfig, DockerInfo, LaunchSpec
 from dcos_core.errors import InvalidError
 
 
@@ -38,11 +39,32 @@ async def test_sleep_finishes_after_n_seconds_and_others_run_until_destroyed() -
     assert sorted(c.containers()) == ["s"]
 
 
-def test_registry_knows_both_and_rejects_others() -> None:
-    assert type(create_containerizer("simulated")).__name__ == "SimulatedContainerizer"
-    assert type(create_containerizer("posix")).__name__ == "PosixContainerizer"
-    with pytest.raises(InvalidError, match="unknown containerizer 'docker'"):
-        create_containerizer("docker")
+def test_registry_builds_by_name_composes_several_and_rejects_others(tmp_path: Path) -> None:
+    config = ContainerizerConfig(runtime_dir=tmp_path)
+    assert type(create_containerizer("simulated", config)).__name__ == "SimulatedContainerizer"
+    assert type(create_containerizer("posix", config)).__name__ == "PosixContainerizer"
+    both = create_containerizer("simulated, posix", config)
+    assert isinstance(both, ComposingContainerizer)
+    assert list(both.named) == ["simulated", "posix"]
+    with pytest.raises(InvalidError, match="unknown containerizer 'rkt'"):
+        create_containerizer("rkt", config)
+    with pytest.raises(InvalidError, match="at least one"):
+        create_containerizer(" , ", config)
+
+
+async def test_composing_routes_docker_containers_and_refuses_without_docker(
+    tmp_path: Path,
+) -> None:
+    both = ComposingContainerizer({"simulated": SimulatedContainerizer()})
+    docker_spec = LaunchSpec(
+        "d", tmp_path, argv=(), container=ContainerInfo("DOCKER", docker=DockerInfo("busybox"))
+    )
+    with pytest.raises(InvalidError, match="docker containerizer"):
+        await both.launch(docker_spec)
+    await both.launch(LaunchSpec("m", tmp_path, command="sleep 5"))
+    assert both.containers() == ["m"]
+    await both.destroy("m", 0)
+    assert both.containers() == []
 
 
 def test_launch_spec_needs_exactly_one_command() -> None:
