@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from dcos_core.master.bench import HOST, _Proc, _Scheduler, _wait_http, free_port, percentile
 
 TARGET_TASKS_PER_S = 25.0
@@ -163,6 +165,7 @@ async def _latency(port: int, launches: int) -> dict[str, Any]:
         "p50": round(percentile(samples, 50), 1),
         "p99": round(percentile(samples, 99), 1),
         "max": round(max(samples), 1) if samples else 0.0,
+        "samples_ms": [round(x, 2) for x in samples],
     }
 
 
@@ -221,7 +224,12 @@ async def run(
         await _wait_http(f"http://{HOST}:{agent_port}/health", agent)
         isolation_used = await _agent_isolation(work / "agent.log", isolation)
         base = await floor(tasks, window)
+        before = _cpu(master, agent)
         throughput = await _throughput(port, tasks, window)
+        after = _cpu(master, agent)
+        throughput["cpu_ms_per_task"] = {
+            k: round((after[k] - before[k]) * 1000 / tasks, 1) for k in after
+        }
         latency = await _latency(port, launches) if launches else {"samples": 0}
         return {
             "machine": {
@@ -247,6 +255,18 @@ async def run(
         for p in reversed(procs):
             p.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _cpu(master: _Proc, agent: _Proc) -> dict[str, float]:
+    """CPU seconds so far of the master, the agent, and the agent's reaped children (launchers
+    and tasks)."""
+    m = psutil.Process(master.p.pid).cpu_times()
+    a = psutil.Process(agent.p.pid).cpu_times()
+    return {
+        "master": m.user + m.system,
+        "agent": a.user + a.system,
+        "launchers_and_tasks": a.children_user + a.children_system,
+    }
 
 
 async def _agent_isolation(log: Path, configured: str | None) -> str:
