@@ -42,6 +42,9 @@ async def serve_until_signal(
         lifespan="off",
         timeout_graceful_shutdown=2,
         access_log=False,
+        # Agents heartbeat every 15 s over one kept-alive connection: keep it open longer than
+        # that, so that a heartbeat never races the server closing an idle connection.
+        timeout_keep_alive=75,
     )
     server = _Server(config)
     stop = stop or asyncio.Event()

@@ -106,6 +106,7 @@ async def run_agent(
             port=settings.port,
             log_level="warning",
             lifespan="on",
+            timeout_keep_alive=75,
         )
     )
     check = getattr(agent.containerizer, "check", None)

@@ -51,6 +51,7 @@ COMPLETED_TASKS_MAX: Final = 1000
 _FIRST_BACKOFF: Final = 0.1  # seconds before the first registration retry; doubles up to max
 _STOP_GRACE_MAX: Final = 5.0  # seconds tasks get to exit when the agent stops
 _STOP_FLUSH: Final = 1.0  # seconds spent trying to deliver the last updates on stop
+_HEARTBEAT_RETRIES: Final = 3  # quick retries (0.1, 0.2, 0.4 s) before re-registering
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,29 @@ class Agent:
                 )
                 return
             except DcosError as e:
-                log.warning("heartbeat failed (%s); re-registering", e)
-                return
+                # One lost heartbeat (a dropped keep-alive connection, a busy master) is not a
+                # lost master: re-registering would rescind every outstanding offer of this
+                # agent. Try again a few times, quickly, before giving up on the master.
+                if not await self._heartbeat_retried(e):
+                    return
+
+    async def _heartbeat_retried(self, first: DcosError) -> bool:
+        delay = 0.1
+        for _attempt in range(_HEARTBEAT_RETRIES):
+            await asyncio.sleep(delay)
+            delay *= 2
+            if self.agent_id is None:
+                return False
+            try:
+                await self.master.heartbeat(Heartbeat(agent_id=self.agent_id))
+                return True
+            except UnknownAgentError:
+                log.warning("heartbeat: master does not know agent %s", self.agent_id)
+                return False
+            except DcosError:
+                continue
+        log.warning("heartbeats failed (%s); re-registering", first)
+        return False
 
     async def _send_status(self, framework_id: str, status: dict[str, Any]) -> None:
         if not self.registered or self.agent_id is None:

@@ -50,6 +50,16 @@ def _true_task(task_id: str, agent_id: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _fits(offers: list[dict[str, Any]]) -> int:
+    """How many bench tasks (0.1 cpus, 32 MB) the offers hold together."""
+    total = {"cpus": 0.0, "mem": 0.0}
+    for o in offers:
+        for r in o["resources"]:
+            if r["name"] in total:
+                total[r["name"]] += float(r["scalar"]["value"])
+    return int(min(total["cpus"] / 0.1 + 1e-9, total["mem"] / 32 + 1e-9))
+
+
 async def floor(tasks: int, window: int) -> dict[str, Any]:
     """Plain `/bin/true` spawns, `window` at a time; spawns finished per second."""
     sem = asyncio.Semaphore(window)
@@ -97,6 +107,10 @@ async def _throughput(port: int, tasks: int, window: int) -> dict[str, Any]:
                 await slots.acquire()
                 n += 1
             offers = await sched.wait_offers(30)
+            fit = _fits(offers)
+            for _ in range(max(0, n - fit)):  # the offers hold fewer: give the slots back
+                slots.release()
+            n = min(n, fit)
             infos = [_true_task(f"t-{launched + k}", offers[0]["agent_id"]) for k in range(n)]
             launched += n
             await sched.call(
