@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import httpx
 from pydantic import ValidationError
 
 from dcos_core.errors import DcosError, NotFoundError
+from dcos_core.http11 import HttpClient, HttpError, Response
 from dcos_core.protocol.internal import Heartbeat, RegisterAgent, RegisteredAgent, StatusUpdate
 
 
@@ -56,30 +56,26 @@ def master_url(master: str) -> str:
 
 
 class HttpMasterClient:
-    """`MasterClient` over HTTP with httpx (follows the 307 of a non-leading master)."""
+    """`MasterClient` over HTTP/1.1 keep-alive connections (follows a non-leading master's 307)."""
 
     def __init__(self, master: str, timeout: float = 5.0) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=master_url(master), timeout=timeout, follow_redirects=True
-        )
+        self._http = HttpClient(master_url(master), timeout=timeout, size=8)
 
-    async def _post(self, path: str, body: str) -> httpx.Response:
+    async def _post(self, path: str, body: str) -> Response:
         try:
-            resp = await self._http.post(
-                path, content=body, headers={"Content-Type": "application/json"}
-            )
-        except httpx.HTTPError as e:
-            raise MasterUnavailableError(f"POST {path}: {type(e).__name__}: {e}") from None
-        if resp.status_code == 404:
+            resp = await self._http.post(path, body.encode())
+        except HttpError as e:
+            raise MasterUnavailableError(f"POST {path}: {e}") from None
+        if resp.status == 404:
             raise UnknownAgentError(f"POST {path}: master does not know this agent")
-        if resp.status_code >= 300:
-            raise MasterUnavailableError(f"POST {path}: HTTP {resp.status_code}: {resp.text[:200]}")
+        if resp.status >= 300:
+            raise MasterUnavailableError(f"POST {path}: HTTP {resp.status}: {resp.text[:200]}")
         return resp
 
     async def register(self, msg: RegisterAgent) -> RegisteredAgent:
         resp = await self._post("/internal/agent/register", msg.model_dump_json())
         try:
-            return RegisteredAgent.model_validate_json(resp.content)
+            return RegisteredAgent.model_validate_json(resp.body)
         except ValidationError as e:
             raise MasterUnavailableError(f"bad RegisteredAgent from master: {e}") from None
 
@@ -90,7 +86,7 @@ class HttpMasterClient:
         await self._post("/internal/agent/status", msg.model_dump_json())
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._http.close()
 
 
 class InMemoryMasterClient:
