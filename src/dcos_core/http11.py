@@ -30,6 +30,10 @@ class HttpError(Exception):
     """The request could not be completed (nothing can be said about its effect)."""
 
 
+class HttpConnectError(HttpError):
+    """No connection could be made: the request was certainly not delivered."""
+
+
 @dataclass
 class Response:
     status: int
@@ -94,9 +98,18 @@ class HttpClient:
         self._closed = False
 
     async def post(
-        self, path: str, body: bytes, content_type: str = "application/json"
+        self,
+        path: str,
+        body: bytes,
+        content_type: str = "application/json",
+        *,
+        idempotent: bool = True,
     ) -> Response:
-        return await self.request("POST", path, body, {"Content-Type": content_type})
+        """POST `body`. With `idempotent=False` a request that failed on a reused connection is
+        not resent (it may have been received): `HttpError` instead."""
+        return await self.request(
+            "POST", path, body, {"Content-Type": content_type}, idempotent=idempotent
+        )
 
     async def get(self, path: str) -> Response:
         return await self.request("GET", path)
@@ -107,10 +120,12 @@ class HttpClient:
         path: str,
         body: bytes = b"",
         headers: dict[str, str] | None = None,
+        *,
+        idempotent: bool = True,
     ) -> Response:
         origin, target = self.origin, path
         for _ in range(_MAX_REDIRECTS + 1):
-            resp = await self._request_once(origin, method, target, body, headers or {})
+            resp = await self._request_once(origin, method, target, body, headers or {}, idempotent)
             if resp.status not in (307, 308) or "location" not in resp.headers:
                 return resp
             loc = resp.headers["location"]
@@ -123,7 +138,13 @@ class HttpClient:
         raise HttpError(f"{method} {path}: too many redirects")
 
     async def _request_once(
-        self, origin: _Origin, method: str, target: str, body: bytes, headers: dict[str, str]
+        self,
+        origin: _Origin,
+        method: str,
+        target: str,
+        body: bytes,
+        headers: dict[str, str],
+        idempotent: bool,
     ) -> Response:
         head = [f"{method} {target} HTTP/1.1", f"Host: {origin.netloc}"]
         head += [f"{k}: {v}" for k, v in headers.items()]
@@ -153,7 +174,7 @@ class HttpClient:
                 ) as e:
                     if conn is not None:
                         conn.close()
-                    if reused:  # the server closed an idle connection: retry on a new one
+                    if reused and idempotent:  # closed by the server while idle: retry once
                         continue
                     raise HttpError(f"{method} {origin.netloc}{target}: {e!r}") from None
                 except ValueError as e:
@@ -179,9 +200,12 @@ class HttpClient:
         ctx = self._ssl if origin.scheme == "https" else None
         if origin.scheme == "https" and ctx is None:
             ctx = ssl.create_default_context()
-        reader, writer = await asyncio.open_connection(
-            origin.host, origin.port, ssl=ctx, limit=_MAX_HEAD
-        )
+        try:
+            reader, writer = await asyncio.open_connection(
+                origin.host, origin.port, ssl=ctx, limit=_MAX_HEAD
+            )
+        except OSError as e:
+            raise HttpConnectError(f"cannot connect to {origin.netloc}: {e}") from None
         return _Conn(reader, writer)
 
     async def close(self) -> None:

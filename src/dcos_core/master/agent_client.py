@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Final, Protocol
 
-import httpx
-
+from dcos_core.http11 import HttpClient, HttpConnectError, HttpError
 from dcos_core.protocol.internal import Acknowledge, KillTask, RunTask, ShutdownFramework
 
 log = logging.getLogger(__name__)
@@ -37,49 +35,29 @@ class HttpAgentClient:
 
     def __init__(self, timeout: float = 10.0) -> None:
         self._timeout = timeout
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._clients: dict[str, HttpClient] = {}
 
-    def _client(self, address: str) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    def _client(self, address: str) -> HttpClient:
         client = self._clients.get(address)
         if client is None:
-            limits = httpx.Limits(
-                max_connections=CONNECTIONS_PER_AGENT,
-                max_keepalive_connections=CONNECTIONS_PER_AGENT,
+            client = HttpClient(
+                f"http://{address}", timeout=self._timeout, size=CONNECTIONS_PER_AGENT
             )
-            client = httpx.AsyncClient(timeout=self._timeout, limits=limits)
             self._clients[address] = client
-            self._slots[address] = asyncio.Semaphore(CONNECTIONS_PER_AGENT)
-        return client, self._slots[address]
+        return client
 
     async def _post(self, address: str, path: str, body: str, *, idempotent: bool) -> None:
-        client, slot = self._client(address)
-        attempts = 2 if idempotent else 1
-        async with slot:
-            for attempt in range(attempts):
-                try:
-                    r = await client.post(
-                        f"http://{address}{path}",
-                        content=body,
-                        headers={"Content-Type": "application/json"},
-                    )
-                except httpx.ConnectError as e:
-                    raise AgentUnreachable(f"{address}: {e}") from None
-                except (httpx.ReadError, httpx.RemoteProtocolError) as e:
-                    # A kept-alive connection closed by the agent under us: resend once if the
-                    # call is idempotent, otherwise report it (the agent may have it).
-                    if attempt + 1 < attempts:
-                        continue
-                    log.warning("agent %s: %s failed: %r", address, path, e)
-                    return
-                except httpx.HTTPError as e:
-                    log.warning("agent %s: %s failed: %r", address, path, e)
-                    return
-                if r.status_code >= 400:
-                    log.warning(
-                        "agent %s answered %s to %s: %s", address, r.status_code, path, r.text
-                    )
-                return
+        # A kept-alive connection closed by the agent under us is resent once if the call is
+        # idempotent; otherwise the failure is reported (the agent may have it).
+        try:
+            r = await self._client(address).post(path, body.encode(), idempotent=idempotent)
+        except HttpConnectError as e:
+            raise AgentUnreachable(f"{address}: {e}") from None
+        except HttpError as e:
+            log.warning("agent %s: %s failed: %s", address, path, e)
+            return
+        if r.status >= 400:
+            log.warning("agent %s answered %s to %s: %s", address, r.status, path, r.text)
 
     async def run_task(self, address: str, msg: RunTask) -> None:
         # Not resent: a duplicate launch would be reported to the framework as TASK_ERROR.
@@ -97,5 +75,5 @@ class HttpAgentClient:
 
     async def close(self) -> None:
         for client in self._clients.values():
-            await client.aclose()
+            await client.close()
         self._clients.clear()
