@@ -435,6 +435,7 @@ def destroy_cgroups(root: str) -> None:
         cg = open_cgroups(detect(), root)
         for cid in cg.containers():
             cg.destroy(cid)
+        cg.remove_root()
     except IsolationError:
         pass
 

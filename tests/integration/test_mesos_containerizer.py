@@ -67,6 +67,7 @@ async def make(tmp_path: Path) -> AsyncIterator[Factory]:
         cg = built[0].cgroups
         for cid in cg.containers():
             cg.destroy(cid)
+        cg.remove_root()
 
 
 def spec(tmp_path: Path, command: str, res: str = "cpus:0.5;mem:64", **kw: object) -> LaunchSpec:

@@ -211,6 +211,10 @@ class Cgroups(Protocol):
         """SIGKILL every process, then remove the container's cgroups; idempotent, blocking."""
         ...
 
+    def remove_root(self) -> None:
+        """Remove `<root>` (and its parents below the mount) where empty."""
+        ...
+
     def containers(self) -> set[str]:
         """Names of the cgroups directly under `<root>` (for orphan cleanup)."""
         ...
@@ -388,6 +392,17 @@ class _Base:
 
     def _root_dirs(self) -> list[Path]:
         raise NotImplementedError
+
+    def remove_root(self) -> None:
+        """Remove `<root>` (and its parents below the mount) where empty; for tidy teardowns.
+        Directories that still hold containers are left alone."""
+        depth = len([p for p in self.root.split("/") if p])
+        for d in self._root_dirs():
+            for level in [d, *list(d.parents)[: max(0, depth - 1)]]:
+                try:
+                    level.rmdir()
+                except OSError:
+                    break
 
     def join(self, container_id: str, pid: int) -> None:
         dirs = [d for d in self.cgroup_paths(container_id) if d.is_dir()]

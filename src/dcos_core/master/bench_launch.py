@@ -191,6 +191,7 @@ async def run(
         raise ValueError("need tasks >= 1, window >= 1, launches >= 0")
     work = Path(tempfile.mkdtemp(prefix="dcos-launch-bench-"))
     procs: list[_Proc] = []
+    agent_port = 0
     try:
         port = free_port()
         master = _Proc(
@@ -269,6 +270,23 @@ async def run(
         for p in reversed(procs):
             p.stop()
         shutil.rmtree(work, ignore_errors=True)
+        if agent_port:
+            _remove_cgroups(f"dcos-bench/{agent_port}")
+
+
+def _remove_cgroups(root: str) -> None:
+    from dcos_core.containerizer.cgroups import detect, open_cgroups
+    from dcos_core.errors import IsolationError
+
+    if os.geteuid() != 0:
+        return
+    try:
+        cg = open_cgroups(detect(), root)
+        for cid in cg.containers():
+            cg.destroy(cid)
+        cg.remove_root()
+    except IsolationError:
+        pass
 
 
 def _cpu(master: _Proc, agent: _Proc) -> dict[str, float]:
