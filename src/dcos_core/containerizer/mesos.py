@@ -204,7 +204,13 @@ class MesosContainerizer:
         cid = spec.container_id
         if cid in self._containers:
             raise ConflictError(f"container {cid} already exists")
-        user = resolve_user(spec.user) if spec.user else None
+        if spec.container.type != "MESOS":
+            raise InvalidError(
+                f"{spec.container.type} containers need the docker containerizer on this agent "
+                "(--containerizers=mesos,docker)",
+                "task.container.type",
+            )
+        user = self._user(spec.user)
         runtime = self.config.runtime_dir / cid
         loop = asyncio.get_running_loop()
         c = _Container(spec, runtime, loop.create_future())
@@ -240,6 +246,22 @@ class MesosContainerizer:
         self._start_watches(c)
         log.info("launched container %s (pid %s) with %s", cid, c.pid, ",".join(self.isolation))
         return c.pid
+
+    @staticmethod
+    def _user(name: str | None) -> UserIds | None:
+        """Who the task runs as; None = as the agent. Only root can switch users."""
+        if not name:
+            return None
+        ids = resolve_user(name)
+        if os.geteuid() != 0:
+            if ids.uid != os.geteuid():
+                raise InvalidError(
+                    f"the agent does not run as root: it can run tasks as "
+                    f"{pwd.getpwuid(os.geteuid()).pw_name}, not as '{name}'",
+                    "user",
+                )
+            return None
+        return ids
 
     def _make_dirs(self, spec: LaunchSpec, runtime: Path, user: UserIds | None) -> None:
         runtime.mkdir(parents=True, exist_ok=True)
