@@ -11,7 +11,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_debs+=(python3-venv)
 command -v git >/dev/null || need_debs+=(git)
 # The Docker containerizer's tests start their own engine and import a static busybox image.
 { command -v dockerd || [ -x /usr/sbin/dockerd ]; } >/dev/null || need_debs+=(docker.io)
-[ -x /bin/busybox ] || need_debs+=(busybox-static)
+dpkg -s busybox-static >/dev/null 2>&1 || need_debs+=(busybox-static)  # static: copied into images
 if ((${#need_debs[@]})); then
   echo "==> installing Debian packages: ${need_debs[*]}"
   apt-get update -qq
