@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from dcos_core.containerizer.cgroups import destroy_root
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -205,7 +207,7 @@ class Cluster:
             self.master.stop()
         self.http.close()
         for port in self.agent_ports:  # tasks of agents a test SIGKILLed and never restarted
-            destroy_cgroups(f"dcos-test/agent-{port}")
+            destroy_root(f"dcos-test/agent-{port}")
 
     def logs(self) -> str:
         out = []
@@ -422,22 +424,6 @@ def task_info(
         "command": {"shell": True, "value": command},
         **extra,
     }
-
-
-def destroy_cgroups(root: str) -> None:
-    """Kill every process in the task cgroups under `root` and remove them (test cleanup)."""
-    if os.geteuid() != 0:
-        return
-    from dcos_core.containerizer.cgroups import detect, open_cgroups
-    from dcos_core.errors import IsolationError
-
-    try:
-        cg = open_cgroups(detect(), root)
-        for cid in cg.containers():
-            cg.destroy(cid)
-        cg.remove_root()
-    except IsolationError:
-        pass
 
 
 def pid_alive(pid: int) -> bool:

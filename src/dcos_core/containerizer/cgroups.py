@@ -753,3 +753,20 @@ class V2Cgroups(_Base):
             out["mem_cache_bytes"] = mem["file"]
         self._procs_count(container_id, out)
         return out
+
+
+def destroy_root(root: str, mount: Path = Path("/sys/fs/cgroup")) -> None:
+    """Destroy every container cgroup under `root` (killing their processes) and `root` itself.
+
+    For teardowns of tests and benchmarks that ran agents under their own root; does nothing
+    without root privileges or without a usable cgroup mount.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        cg = open_cgroups(detect(mount), root)
+        for cid in cg.containers():
+            cg.destroy(cid)
+        cg.remove_root()
+    except IsolationError:
+        pass

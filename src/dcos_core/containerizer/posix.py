@@ -25,6 +25,7 @@ from typing import Any, Final
 import psutil
 
 from dcos_core.clock import Clock, SystemClock
+from dcos_core.containerizer.isolators.posix import process_usage
 from dcos_core.containerizer.spec import (
     LaunchSpec,
     Termination,
@@ -218,24 +219,4 @@ def _group_alive(pgid: int, reap: bool) -> bool:
 
 
 def _group_usage(pgid: int, timestamp: float) -> dict[str, Any]:
-    user = system = 0.0
-    rss = threads = processes = 0
-    for p in group_members(pgid):
-        try:
-            with p.oneshot():
-                t = p.cpu_times()
-                user += t.user + t.children_user
-                system += t.system + t.children_system
-                rss += p.memory_info().rss
-                threads += p.num_threads()
-                processes += 1
-        except psutil.Error:
-            continue
-    return {
-        "timestamp": timestamp,
-        "cpus_user_time_secs": round(user, 3),
-        "cpus_system_time_secs": round(system, 3),
-        "mem_rss_bytes": rss,
-        "processes": processes,
-        "threads": threads,
-    }
+    return {"timestamp": timestamp, **process_usage([p.pid for p in group_members(pgid)])}

@@ -111,6 +111,32 @@ class _Proc:
             return ""
 
 
+async def start_master(work: Path, procs: list[_Proc]) -> tuple[int, _Proc]:
+    """A bench master (memory store, 50 ms allocation interval) on a free port, once healthy."""
+    port = free_port()
+    master = _Proc(
+        [
+            "master",
+            "--ip",
+            HOST,
+            "--port",
+            str(port),
+            "--work-dir",
+            str(work / "master"),
+            "--store",
+            "memory",
+            "--allocation-interval",
+            "0.05",
+            "--log-level",
+            "warning",
+        ],
+        work / "master.log",
+    )
+    procs.append(master)
+    await _wait_http(f"http://{HOST}:{port}/health", master)
+    return port, master
+
+
 async def _wait_http(url: str, proc: _Proc, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2) as client:
@@ -714,27 +740,7 @@ async def run(
     work = Path(tempfile.mkdtemp(prefix="dcos-master-bench-"))
     procs: list[_Proc] = []
     try:
-        port = free_port()
-        master = _Proc(
-            [
-                "master",
-                "--ip",
-                HOST,
-                "--port",
-                str(port),
-                "--work-dir",
-                str(work / "master"),
-                "--store",
-                "memory",
-                "--allocation-interval",
-                "0.05",
-                "--log-level",
-                "warning",
-            ],
-            work / "master.log",
-        )
-        procs.append(master)
-        await _wait_http(f"http://{HOST}:{port}/health", master)
+        port, _master = await start_master(work, procs)
         agent_port = free_port()
         agent = _Proc(
             [

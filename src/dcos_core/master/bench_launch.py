@@ -30,7 +30,16 @@ from typing import Any
 
 import psutil
 
-from dcos_core.master.bench import HOST, _Proc, _Scheduler, _wait_http, free_port, percentile
+from dcos_core.containerizer.cgroups import destroy_root
+from dcos_core.master.bench import (
+    HOST,
+    _Proc,
+    _Scheduler,
+    _wait_http,
+    free_port,
+    percentile,
+    start_master,
+)
 
 TARGET_TASKS_PER_S = 25.0
 TARGET_P99_MS = 150.0
@@ -193,27 +202,7 @@ async def run(
     procs: list[_Proc] = []
     agent_port = 0
     try:
-        port = free_port()
-        master = _Proc(
-            [
-                "master",
-                "--ip",
-                HOST,
-                "--port",
-                str(port),
-                "--work-dir",
-                str(work / "master"),
-                "--store",
-                "memory",
-                "--allocation-interval",
-                "0.05",
-                "--log-level",
-                "warning",
-            ],
-            work / "master.log",
-        )
-        procs.append(master)
-        await _wait_http(f"http://{HOST}:{port}/health", master)
+        port, master = await start_master(work, procs)
         agent_port = free_port()
         args = [
             "agent",
@@ -271,22 +260,7 @@ async def run(
             p.stop()
         shutil.rmtree(work, ignore_errors=True)
         if agent_port:
-            _remove_cgroups(f"dcos-bench/{agent_port}")
-
-
-def _remove_cgroups(root: str) -> None:
-    from dcos_core.containerizer.cgroups import detect, open_cgroups
-    from dcos_core.errors import IsolationError
-
-    if os.geteuid() != 0:
-        return
-    try:
-        cg = open_cgroups(detect(), root)
-        for cid in cg.containers():
-            cg.destroy(cid)
-        cg.remove_root()
-    except IsolationError:
-        pass
+            destroy_root(f"dcos-bench/{agent_port}")
 
 
 def _cpu(master: _Proc, agent: _Proc) -> dict[str, float]:
