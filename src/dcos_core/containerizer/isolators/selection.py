@@ -118,10 +118,12 @@ def choose_isolation(configured: tuple[str, ...] | None, facts: HostFacts) -> tu
         for name in names:
             problem = _problem(name, facts)
             if problem:
-                raise IsolationError(
-                    f"isolator {name} cannot work on this host: {problem}; remove it from "
-                    f"--isolation (or use --isolation={','.join(POSIX)})"
+                advice = (
+                    ""
+                    if "--isolation" in problem
+                    else (f"; remove it from --isolation (or use --isolation={','.join(POSIX)})")
                 )
+                raise IsolationError(f"isolator {name} cannot work on this host: {problem}{advice}")
     if not any(n.startswith("filesystem/") for n in names):
         names = (*names, "filesystem/posix")
     log.info("isolation: %s", ",".join(names))
