@@ -189,4 +189,13 @@ def test_sigterm_leaves_checkpointed_tasks_running_for_the_next_agent(cluster: C
         lambda: agent_tasks(cluster).get("t", {}).get("state") == "TASK_RUNNING", 30, "recovered"
     )
     assert agent_tasks(cluster)["t"]["pid"] == pid
+    flags = httpx.get(f"http://127.0.0.1:{cluster.agent_ports[0]}/state", timeout=5).json()["flags"]
+    assert flags["containerizers"] == "mesos" and flags["recover"] == "reconnect"
+    assert flags["isolation"].split(",") == [
+        "cgroups/cpu",
+        "cgroups/mem",
+        "cgroups/pids",
+        "namespaces/pid",
+        "filesystem/linux",
+    ]
     sched.close()

@@ -85,6 +85,17 @@ def build_agent(settings: AgentSettings, clock: Clock) -> Agent:
         isolation=isolation,
         agent_port_ranges=[(lo, hi) for lo, hi in resources.ranges("ports")],
     )
+    isolation_used = getattr(containerizer, "isolation", None)
+    if isolation_used is None and hasattr(containerizer, "named"):  # composing
+        mesos = containerizer.named.get("mesos")
+        isolation_used = getattr(mesos, "isolation", None)
+    config.flags.update(
+        containerizers=settings.containerizers,
+        isolation=",".join(isolation_used or []),
+        cgroups_root=settings.cgroups_root,
+        cgroups_enable_cfs=str(settings.cgroups_enable_cfs).lower(),
+        recover=settings.recover,
+    )
     return Agent(
         config,
         master=HttpMasterClient(settings.master),

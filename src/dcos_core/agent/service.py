@@ -70,6 +70,8 @@ class AgentConfig:
     registration_backoff_max: float = 2.0
     completed_tasks_max: int = COMPLETED_TASKS_MAX
     default_user: str | None = None
+    flags: dict[str, str] = field(default_factory=dict)
+    """Extra settings shown in `/state` `flags` (containerizers, isolation, ...)."""
 
 
 @dataclass

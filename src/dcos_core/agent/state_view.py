@@ -108,6 +108,7 @@ def agent_state(agent: Agent) -> dict[str, Any]:
         "flags": {
             "work_dir": str(c.work_dir),
             "executor_shutdown_grace_period": f"{c.executor_shutdown_grace_period}secs",
+            **c.flags,
         },
         "frameworks": frameworks,
         "completed_frameworks": completed_frameworks,
