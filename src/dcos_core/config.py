@@ -75,7 +75,11 @@ class AgentSettings(BaseSettings):
         None, description="isolators; default: cgroups+namespaces where possible, else posix"
     )
     cgroups_mount: Path = Path("/sys/fs/cgroup")
-    cgroups_root: str = "dcos"
+    cgroups_root: str = Field(
+        "dcos",
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        description="cgroup (under each hierarchy) owning every task cgroup of this agent",
+    )
     cgroups_enable_cfs: bool = False
     cgroups_pids_limit: int = Field(4096, ge=0, description="max processes per task, 0 = none")
     default_user: str = Field("nobody", description="tasks without a user run as this (as root)")

@@ -111,3 +111,27 @@ def test_parse_weights() -> None:
     for bad in ("eng", "eng=0", "=2", "eng=x"):
         with pytest.raises(ConfigError, match="weights"):
             parse_weights(bad)
+
+
+def test_isolation_settings_are_checked_and_normalised() -> None:
+    s = load_settings(
+        AgentSettings,
+        {"containerizers": "docker, mesos", "isolation": "cgroups/mem, disk/du,cgroups/mem"},
+        None,
+        "agent",
+    )
+    assert (s.containerizers, s.isolation, s.recover) == (
+        "docker,mesos",
+        "cgroups/mem,disk/du",
+        "reconnect",
+    )
+    for flags, field in (
+        ({"containerizers": "rkt"}, "containerizers"),
+        ({"isolation": "cgroups/gpu"}, "isolation"),
+        ({"cgroups_root": ""}, "cgroups_root"),
+        ({"cgroups_root": "/abs"}, "cgroups_root"),
+        ({"recover": "sometimes"}, "recover"),
+        ({"cgroups_pids_limit": -1}, "cgroups_pids_limit"),
+    ):
+        with pytest.raises(ConfigError, match=field):
+            load_settings(AgentSettings, flags, None, "agent")
