@@ -110,6 +110,8 @@ class Cluster:
         self.master_args = master_args or []
         self.agent_args = agent_args or []
         self.master: Proc | None = None
+        self.marathon: Proc | None = None
+        self.marathon_port = 0
         self.agents: list[Proc] = []
         self.agent_ports: list[int] = []
         self.http = httpx.Client(timeout=10)
@@ -178,6 +180,33 @@ class Cluster:
             self.agents.append(proc)
         return proc
 
+    def start_marathon(self, extra: list[str] | None = None) -> Proc:
+        """Start (or restart) Marathon on its port; returns once it answers /ping."""
+        if not self.marathon_port:
+            self.marathon_port = free_port()
+        self.marathon = Proc(
+            [
+                "marathon",
+                "--master",
+                self.master_addr,
+                "--port",
+                str(self.marathon_port),
+                "--work-dir",
+                str(self.work / "marathon"),
+                "--log-level",
+                "info",
+                *(extra or []),
+            ],
+            self.work / "marathon.log",
+        )
+        url = self.marathon_url
+        wait_for(lambda: self.http.get(f"{url}/ping").status_code == 200, 30, "marathon")
+        return self.marathon
+
+    @property
+    def marathon_url(self) -> str:
+        return f"http://127.0.0.1:{self.marathon_port}"
+
     def start(self, agents: int = 1) -> Cluster:
         self.start_master()
         for _ in range(agents):
@@ -201,6 +230,8 @@ class Cluster:
         return self.http.post(f"{self.url}/api/v1", json=call)
 
     def stop(self) -> None:
+        if self.marathon is not None:
+            self.marathon.stop()
         for a in self.agents:  # SIGUSR1: kill every task, checkpointed or not
             a.stop(sig=signal.SIGUSR1)
         if self.master is not None:

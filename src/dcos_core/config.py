@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dcos_core.errors import ConfigError
+from dcos_core.isolation_names import parse_containerizers, parse_isolation
 from dcos_core.resources import Resources
 
 
@@ -105,18 +106,32 @@ class AgentSettings(BaseSettings):
     @field_validator("containerizers")
     @classmethod
     def _check_containerizers(cls, v: str) -> str:
-        from dcos_core.containerizer.registry import parse_containerizers
-
         return ",".join(parse_containerizers(v))
 
     @field_validator("isolation")
     @classmethod
     def _check_isolation(cls, v: str | None) -> str | None:
         if v is not None:
-            from dcos_core.containerizer.isolators.selection import parse_isolation
-
             return ",".join(parse_isolation(v))
         return v
+
+
+class MarathonSettings(BaseSettings):
+    """`dcos-core marathon`."""
+
+    model_config = SettingsConfigDict(env_prefix="DCOS_MARATHON_", extra="forbid")
+
+    master: str = "127.0.0.1:5050"
+    ip: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    hostname: str | None = None
+    work_dir: Path = Path("/var/lib/dcos-core/marathon")
+    store: str = Field("sqlite", pattern="^(sqlite|memory)$")
+    framework_name: str = "marathon"
+    role: str = "*"
+    user: str = "root"
+    failover_timeout: float = Field(604800.0, ge=0, description="seconds the master keeps tasks")
+    tick_interval: float = Field(0.5, gt=0)
 
 
 class LocalSettings(BaseSettings):

@@ -16,7 +16,13 @@ from typing import Annotated, Any
 import typer
 
 from dcos_core import __version__
-from dcos_core.config import AgentSettings, LocalSettings, MasterSettings, load_settings
+from dcos_core.config import (
+    AgentSettings,
+    LocalSettings,
+    MarathonSettings,
+    MasterSettings,
+    load_settings,
+)
 from dcos_core.errors import DcosError
 
 app = typer.Typer(
@@ -212,6 +218,35 @@ def local(
     except DcosError as e:
         _fail(e)
     raise typer.Exit(run_local(settings, log_level))
+
+
+@app.command()
+def marathon(
+    master: Annotated[str | None, typer.Option(help="master host:port")] = None,
+    ip: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8080)")] = None,
+    hostname: Annotated[str | None, typer.Option(help="name advertised to clients")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="Marathon's state")] = None,
+    store: Annotated[str | None, typer.Option(help="sqlite (default) or memory")] = None,
+    framework_name: Annotated[str | None, typer.Option(help="framework name (marathon)")] = None,
+    role: Annotated[str | None, typer.Option(help="role of the framework (*)")] = None,
+    user: Annotated[str | None, typer.Option(help="default user of tasks (root)")] = None,
+    config: Config = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run Marathon: long-running services on the cluster (REST API v2 on port 8080)."""
+    from dcos_core.frameworks.marathon.run import run_marathon
+
+    flags = {k: v for k, v in locals().items() if k not in ("config", "log_level", "run_marathon")}
+    try:
+        settings = load_settings(MarathonSettings, flags, config, "marathon")
+    except DcosError as e:
+        _fail(e)
+    _logging(log_level)
+    try:
+        asyncio.run(run_marathon(settings))
+    except DcosError as e:
+        _fail(e)
 
 
 @app.command()

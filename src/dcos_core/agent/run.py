@@ -24,10 +24,10 @@ from dcos_core.agent.probe import agent_resources, parse_attributes, probe_host
 from dcos_core.agent.service import Agent, AgentConfig
 from dcos_core.clock import Clock, SystemClock
 from dcos_core.config import AgentSettings
-from dcos_core.containerizer.isolators.selection import parse_isolation
 from dcos_core.containerizer.posix import make_subreaper
 from dcos_core.containerizer.registry import create_containerizer
 from dcos_core.containerizer.spec import ContainerizerConfig
+from dcos_core.isolation_names import parse_isolation
 
 log = logging.getLogger("dcos_core.agent.run")
 

@@ -10,35 +10,11 @@ Several names give a `ComposingContainerizer` (DOCKER tasks to docker, the rest 
 
 from __future__ import annotations
 
-from typing import Final
-
 from dcos_core.clock import Clock
 from dcos_core.containerizer.base import Containerizer
 from dcos_core.containerizer.composing import ComposingContainerizer
 from dcos_core.containerizer.spec import ContainerizerConfig
-from dcos_core.errors import ConfigError
-
-KNOWN: Final = ("mesos", "docker", "posix", "simulated")
-
-
-def parse_containerizers(text: str) -> tuple[str, ...]:
-    """`"mesos, docker"` -> `("mesos", "docker")`; unknown or empty -> `ConfigError`.
-
-    Example:
-        >>> parse_containerizers("docker,mesos")
-        ('docker', 'mesos')
-    """
-    names: list[str] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if part not in KNOWN:
-            raise ConfigError(
-                f"unknown containerizer '{part}' (known: {', '.join(KNOWN)})", "containerizers"
-            )
-        if part not in names:
-            names.append(part)
-    if not names:
-        raise ConfigError("name at least one containerizer", "containerizers")
-    return tuple(names)
+from dcos_core.isolation_names import parse_containerizers
 
 
 def create_containerizer(

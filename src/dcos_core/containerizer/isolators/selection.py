@@ -35,45 +35,14 @@ from dcos_core.containerizer.isolators.namespaces import (
 from dcos_core.containerizer.isolators.ports import PortsIsolator
 from dcos_core.containerizer.isolators.posix import PosixCpuIsolator, PosixMemIsolator
 from dcos_core.containerizer.spec import ContainerizerConfig
-from dcos_core.errors import ConfigError, IsolationError
+from dcos_core.errors import IsolationError
 
 log = logging.getLogger("dcos_core.containerizer.isolation")
 
 FULL: Final = ("cgroups/cpu", "cgroups/mem", "cgroups/pids", "namespaces/pid", "filesystem/linux")
 POSIX: Final = ("posix/cpu", "posix/mem")
-KNOWN: Final = (
-    "cgroups/cpu",
-    "cgroups/mem",
-    "cgroups/pids",
-    "namespaces/pid",
-    "namespaces/ipc",
-    "filesystem/linux",
-    "filesystem/posix",
-    "disk/du",
-    "network/ports",
-    "posix/cpu",
-    "posix/mem",
-)
 _CGROUP_CONTROLLER: Final = {"cgroups/cpu": "cpu", "cgroups/mem": "memory", "cgroups/pids": "pids"}
 _NEEDS_ROOT: Final = ("cgroups/", "namespaces/", "filesystem/linux")
-
-
-def parse_isolation(text: str) -> tuple[str, ...]:
-    """`"cgroups/cpu, cgroups/mem"` -> names in order, duplicates dropped; unknown -> ConfigError.
-
-    Example:
-        >>> parse_isolation("cgroups/mem,cgroups/mem, disk/du")
-        ('cgroups/mem', 'disk/du')
-    """
-    names: list[str] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if part not in KNOWN:
-            raise ConfigError(f"unknown isolator '{part}' (known: {', '.join(KNOWN)})", "isolation")
-        if part not in names:
-            names.append(part)
-    if "filesystem/linux" in names and "filesystem/posix" in names:
-        raise ConfigError("choose one of filesystem/linux and filesystem/posix", "isolation")
-    return tuple(names)
 
 
 @dataclass(frozen=True)
