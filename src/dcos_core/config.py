@@ -146,6 +146,7 @@ class LocalSettings(BaseSettings):
     marathon_port: int = Field(8080, ge=1, le=65535)
     chronos_port: int = Field(4400, ge=1, le=65535)
     agent_resources: str | None = None
+    marathon: bool = Field(True, description="run Marathon on marathon_port")
     containerizers: str = "mesos"
     isolation: str | None = None
 

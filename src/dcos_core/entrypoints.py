@@ -206,6 +206,7 @@ def local(
         str | None, typer.Option(help="agents' containerizers (mesos)")
     ] = None,
     isolation: Annotated[str | None, typer.Option(help="agents' isolators")] = None,
+    marathon: Annotated[bool | None, typer.Option(help="run Marathon too (default: yes)")] = None,
     config: Config = None,
     log_level: LogLevel = "warning",
 ) -> None:

@@ -98,11 +98,20 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
         if settings.isolation:
             args += ["--isolation", settings.isolation]
         agents.append(_spawn(args, work / f"agent-{i}.log"))
+    frameworks: list[subprocess.Popen[bytes]] = []
+    if settings.marathon:
+        marathon_args = ["marathon", "--master", master_addr, "--port", str(settings.marathon_port)]
+        marathon_args += ["--work-dir", str(work / "marathon"), "--log-level", log_level]
+        frameworks.append(_spawn(marathon_args, work / "marathon.log"))
     code = 0
     try:
         with console.status(f"starting a master and {settings.agents} agent(s)..."):
             ready = _wait_ready(
-                master_addr, settings.agents, [master, *agents], lambda: stop_requested
+                master_addr,
+                settings.agents,
+                [master, *agents, *frameworks],
+                lambda: stop_requested,
+                [f"http://127.0.0.1:{settings.marathon_port}/ping"] if settings.marathon else [],
             )
         if not ready:
             console.print(f"[red]cluster did not start; see the logs in {work}[/red]")
@@ -112,6 +121,10 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
             console.print(f"  master   http://{master_addr}  (Mesos v1 API, /master/state)")
             for i in range(settings.agents):
                 console.print(f"  agent {i}  http://127.0.0.1:{settings.agent_port + i}")
+            if settings.marathon:
+                console.print(
+                    f"  marathon http://127.0.0.1:{settings.marathon_port}  (REST API v2: /v2/apps)"
+                )
             console.print("Press Ctrl-C to stop.")
             while not stop_requested:
                 if master.poll() is not None:
@@ -121,13 +134,18 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
                 time.sleep(0.2)
     finally:
         deadline = time.monotonic() + STOP_DEADLINE
+        _stop(frameworks, deadline - 4)
         _stop(agents, deadline, signal.SIGUSR1)
         _stop([master], deadline + 1.5)
     return code
 
 
 def _wait_ready(
-    master: str, agents: int, procs: list[subprocess.Popen[bytes]], stopping: object
+    master: str,
+    agents: int,
+    procs: list[subprocess.Popen[bytes]],
+    stopping: object,
+    also: list[str] | None = None,
 ) -> bool:
     deadline = time.monotonic() + 60
     with httpx.Client(timeout=2) as http:
@@ -138,7 +156,8 @@ def _wait_ready(
                 return False
             try:
                 r = http.get(f"http://{master}/master/slaves")
-                if r.status_code == 200 and len(r.json()["slaves"]) >= agents:
+                registered = r.status_code == 200 and len(r.json()["slaves"]) >= agents
+                if registered and all(http.get(u).status_code == 200 for u in also or []):
                     return True
             except httpx.HTTPError:
                 pass

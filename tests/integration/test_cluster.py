@@ -50,9 +50,11 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def test_local_cluster_runs_example_framework_across_three_agents(tmp_path: Path) -> None:
-    master_port, agent_port = free_port(), free_port()
-    while agent_port in range(master_port - 3, master_port + 1):
-        agent_port = free_port()
+    master_port, agent_port, marathon_port = free_port(), free_port(), free_port()
+    while agent_port in range(master_port - 3, master_port + 1) or marathon_port in range(
+        agent_port, agent_port + 3
+    ):
+        agent_port, marathon_port = free_port(), free_port()
     local = subprocess.Popen(
         [
             sys.executable,
@@ -69,6 +71,8 @@ def test_local_cluster_runs_example_framework_across_three_agents(tmp_path: Path
             str(agent_port),
             "--agent-resources",
             "cpus:1;mem:1024;disk:1024;ports:[31000-31999]",
+            "--marathon-port",
+            str(marathon_port),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -78,6 +82,16 @@ def test_local_cluster_runs_example_framework_across_three_agents(tmp_path: Path
         url = f"http://127.0.0.1:{master_port}"
         wait_for(
             lambda: len(httpx.get(f"{url}/master/slaves").json()["slaves"]) == 3, 60, "3 agents"
+        )
+        # Marathon runs too, registered as a framework.
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{marathon_port}/ping").text == "pong", 30)
+        wait_for(
+            lambda: any(
+                f["name"] == "marathon"
+                for f in httpx.get(f"{url}/master/frameworks").json()["frameworks"]
+            ),
+            30,
+            "marathon registered",
         )
         # Each agent fits 10 tasks of 0.1 cpu, so 30 tasks need all three agents.
         fw = subprocess.run(
