@@ -142,7 +142,7 @@ class Cluster:
         )
         wait_for(lambda: self.http.get(f"{self.url}/health").status_code == 200, 30, "master")
 
-    def start_agent(self, i: int | None = None) -> Proc:
+    def start_agent(self, i: int | None = None, extra: list[str] | None = None) -> Proc:
         if i is None:
             i = len(self.agents)
             self.agent_ports.append(free_port())
@@ -171,6 +171,7 @@ class Cluster:
                 "--log-level",
                 "info",
                 *self.agent_args,
+                *(extra or []),
             ],
             self.work / f"agent-{i}.log",
         )

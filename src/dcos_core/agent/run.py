@@ -50,6 +50,7 @@ def build_agent(settings: AgentSettings, clock: Clock) -> Agent:
     hostname = settings.hostname or settings.ip
     config = AgentConfig(
         hostname=hostname,
+        ip="" if settings.ip in ("0.0.0.0", "::") else settings.ip,
         port=settings.port,
         work_dir=settings.work_dir,
         resources=resources,

@@ -70,6 +70,7 @@ class AgentConfig:
     registration_backoff_max: float = 2.0
     completed_tasks_max: int = COMPLETED_TASKS_MAX
     default_user: str | None = None
+    ip: str = ""  # the address the master uses to reach this agent
     flags: dict[str, str] = field(default_factory=dict)
     """Extra settings shown in `/state` `flags` (containerizers, isolation, ...)."""
 
@@ -178,6 +179,7 @@ class Agent:
         c = self.config
         info = AgentInfo(
             hostname=c.hostname,
+            ip=c.ip or None,
             port=c.port,
             resources=c.resources.to_v1(),
             attributes=c.attributes,

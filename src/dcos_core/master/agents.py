@@ -53,11 +53,13 @@ class AgentCalls(MasterCore):
             reserved = agent.total.filter(lambda k, _v: k[2] == DYNAMIC)
             total = total - reserved.unreserve() + reserved
             agent.hostname, agent.port, agent.total = info.hostname, info.port, total
+            agent.ip = info.ip or ""
             agent.attributes = list(info.attributes)
             agent.reregistered_time = now
         else:
             aid = aid or self.ids.agent()
             agent = AgentEntry(aid, info.hostname, info.port, total, list(info.attributes), now)
+            agent.ip = info.ip or ""
             if info.id:
                 agent.reregistered_time = now
             self.agents[aid] = agent

@@ -173,6 +173,7 @@ class MasterCore:
             agent.agent_id,
             {
                 "hostname": agent.hostname,
+                "ip": agent.ip,
                 "port": agent.port,
                 "resources": agent.total.to_v1(),
                 "attributes": agent.attributes,

@@ -59,10 +59,11 @@ class AgentEntry:
     drain_mark_gone: bool = False
     version: str = ""
     tasks: dict[tuple[str, str], TaskEntry] = field(default_factory=dict)  # (fw, task) -> task
+    ip: str = ""  # where the master reaches the agent; the hostname if empty (Mesos --ip)
 
     @property
     def address(self) -> str:
-        return f"{self.hostname}:{self.port}"
+        return f"{self.ip or self.hostname}:{self.port}"
 
     @property
     def active(self) -> bool:

@@ -80,6 +80,7 @@ class Master(FrameworkCalls, AgentCalls, OperatorCalls):
             agent = AgentEntry(
                 agent_id=aid,
                 hostname=str(data.get("hostname", "")),
+                ip=str(data.get("ip", "")),
                 port=int(data.get("port", 0)),
                 total=Resources.from_v1(data.get("resources", [])),
                 attributes=list(data.get("attributes", [])),
@@ -147,7 +148,11 @@ class Master(FrameworkCalls, AgentCalls, OperatorCalls):
             "hostname": agent.hostname,
             "url": {
                 "scheme": "http",
-                "address": {"hostname": agent.hostname, "ip": agent.hostname, "port": agent.port},
+                "address": {
+                    "hostname": agent.hostname,
+                    "ip": agent.ip or agent.hostname,
+                    "port": agent.port,
+                },
                 "path": "/slave(1)",
             },
             "resources": offer.resources.to_v1(allocation_role=offer.role),

@@ -33,6 +33,7 @@ class AgentInfo(_Msg):
     resources: list[dict[str, Any]] = Field(default_factory=list)  # v1 Resource list
     attributes: list[dict[str, Any]] = Field(default_factory=list)  # v1 Attribute list
     id: str | None = None  # set when re-registering
+    ip: str | None = None  # where the master reaches the agent (default: hostname)
 
 
 class TaskRecord(_Msg):

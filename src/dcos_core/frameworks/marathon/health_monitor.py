@@ -45,7 +45,10 @@ class HealthMonitor:
         def on_kill(task_id: str, reason: str) -> None:
             self.marathon.on_unhealthy(task_id, reason)
 
-        self.checker.start(inst, checks, on_change, on_kill)
+        # Probe the agent's IP from its offers: its hostname may not resolve from here.
+        ip = self.marathon.agent_ips.get(inst.agent_id)
+        target = inst.model_copy(update={"host": ip}) if ip else inst
+        self.checker.start(target, checks, on_change, on_kill)
 
     def stop(self, task_id: str) -> None:
         self.checker.stop(task_id)

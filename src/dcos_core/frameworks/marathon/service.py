@@ -162,6 +162,7 @@ class Marathon:
         self.instances: dict[str, Tracked] = {}
         self.deployments: dict[str, Deployment] = {}
         self.agents: dict[str, AgentInfo] = {}
+        self.agent_ips: dict[str, str] = {}  # agent id -> the IP in its offers (for probes)
         self.driver: Driver | None = None
         self.framework_id: str | None = None
         self._wake = asyncio.Event()
@@ -689,6 +690,9 @@ class Marathon:
         for o in offers:
             info = agent_of_offer(o)
             self.agents[info.agent_id] = info
+            ip = ((o.get("url") or {}).get("address") or {}).get("ip")
+            if ip:
+                self.agent_ips[info.agent_id] = str(ip)
         matcher = OfferMatcher(
             offers, default_roles=("*", self.role) if self.role != "*" else ("*",)
         )
