@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -169,10 +170,8 @@ def test_rolling_update_keeps_all_instances_healthy(cluster: Cluster) -> None:
 
     def sample() -> None:
         while not stop.is_set():
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 samples.append(healthy())
-            except httpx.HTTPError:
-                pass
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)

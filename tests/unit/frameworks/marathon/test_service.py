@@ -1,0 +1,209 @@
+"""The Marathon service without HTTP: a fake driver records calls, offers are built by hand,
+status updates are fed in, a FakeClock drives backoff. What a user would see through the API
+(instances, queue, deployments, events) is asserted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dcos_core.clock import FakeClock
+from dcos_core.frameworks.marathon.models import parse_app
+from dcos_core.frameworks.marathon.repository import Repository
+from dcos_core.frameworks.marathon.service import AppLockedError, Marathon
+from dcos_core.state.memory import InMemoryStore
+
+
+class FakeDriver:
+    def __init__(self) -> None:
+        self.accepted: list[tuple[list[str], list[dict[str, Any]]]] = []
+        self.declined: list[str] = []
+        self.killed: list[str] = []
+        self.revived = 0
+        self.reconciled: list[Any] = []
+
+    async def accept(self, offer_ids: Any, operations: Any, refuse_seconds: Any = None) -> None:
+        self.accepted.append((list(offer_ids), list(operations)))
+
+    async def decline(self, offer_ids: Any, refuse_seconds: Any = None) -> None:
+        self.declined.extend(offer_ids)
+
+    async def kill(self, task_id: str, agent_id: Any = None, grace_period: Any = None) -> None:
+        self.killed.append(task_id)
+
+    async def revive(self, roles: Any = None) -> None:
+        self.revived += 1
+
+    async def reconcile(self, tasks: Any = ()) -> None:
+        self.reconciled.append(list(tasks))
+
+    def launched(self) -> list[dict[str, Any]]:
+        return [t for _ids, ops in self.accepted for op in ops for t in op["launch"]["task_infos"]]
+
+
+def offer(n: int, agent: str = "S1", cpus: float = 4, host: str = "h1") -> dict[str, Any]:
+    return {
+        "id": {"value": f"O{n}"},
+        "agent_id": {"value": agent},
+        "hostname": host,
+        "url": {"address": {"ip": "127.0.0.1", "hostname": host, "port": 5051}},
+        "allocation_info": {"role": "*"},
+        "resources": [
+            {
+                "name": "cpus",
+                "type": "SCALAR",
+                "scalar": {"value": cpus},
+                "allocation_info": {"role": "*"},
+            },
+            {
+                "name": "mem",
+                "type": "SCALAR",
+                "scalar": {"value": 4096},
+                "allocation_info": {"role": "*"},
+            },
+            {
+                "name": "ports",
+                "type": "RANGES",
+                "ranges": {"range": [{"begin": 31000, "end": 31100}]},
+                "allocation_info": {"role": "*"},
+            },
+        ],
+        "attributes": [],
+    }
+
+
+def status(task_id: str, state: str, agent: str = "S1", message: str = "") -> dict[str, Any]:
+    return {
+        "task_id": {"value": task_id},
+        "state": state,
+        "agent_id": {"value": agent},
+        "message": message,
+    }
+
+
+@pytest.fixture
+async def svc() -> Marathon:
+    m = Marathon(Repository(InMemoryStore()), clock=FakeClock(1000.0))
+    d = FakeDriver()
+    await m.attach(d, "fw-1")  # type: ignore[arg-type]
+    return m
+
+
+def drv(m: Marathon) -> FakeDriver:
+    assert isinstance(m.driver, FakeDriver)
+    return m.driver
+
+
+async def run_all(m: Marathon, n_offers: int = 1) -> list[str]:
+    """Tick, offer, report every launched task RUNNING; returns the task ids launched."""
+    await m.tick()
+    before = len(drv(m).launched())
+    await m.handle_offers([offer(i) for i in range(n_offers)])
+    new = [t["task_id"]["value"] for t in drv(m).launched()[before:]]
+    for tid in new:
+        m.on_status(status(tid, "TASK_RUNNING"))
+    await m.tick()
+    return new
+
+
+async def test_create_launch_and_deployment_success(svc: Marathon) -> None:
+    dep = svc.deploy([parse_app({"id": "/web", "cmd": "sleep 1", "cpus": 0.5, "instances": 3})])
+    assert svc.deployments and dep.json()["affectedApps"] == ["/web"]
+    launched = await run_all(svc)
+    assert len(launched) == 3
+    info = drv(svc).launched()[0]
+    env = {v["name"]: v["value"] for v in info["command"]["environment"]["variables"]}
+    assert env["MARATHON_APP_ID"] == "/web" and env["PORT0"].isdigit()
+    assert not svc.deployments  # goal reached: running and no health checks
+    assert [e for e in ("deployment_info", "deployment_success")]
+
+
+async def test_scale_down_kills_the_youngest_and_locks(svc: Marathon) -> None:
+    svc.deploy([parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "instances": 3})])
+    await svc.tick()
+    await svc.handle_offers([offer(1)])
+    ids = [t["task_id"]["value"] for t in drv(svc).launched()]
+    for tid in ids:  # started one second apart: ids[2] is the youngest
+        svc.clock.advance(1)  # type: ignore[attr-defined]
+        svc.on_status(status(tid, "TASK_RUNNING"))
+    await svc.tick()
+    assert not svc.deployments
+    svc.scale("/web", 1)
+    with pytest.raises(AppLockedError):
+        svc.scale("/web", 2)
+    await svc.tick()
+    assert sorted(drv(svc).killed) == sorted(ids[1:])  # YOUNGEST_FIRST
+    for tid in drv(svc).killed:
+        svc.on_status(status(tid, "TASK_KILLED"))
+    await svc.tick()
+    assert not svc.deployments
+    assert [i.task_id for i in svc.instances_of("/web")] == [ids[0]]
+
+
+async def test_failed_tasks_back_off_and_the_queue_shows_the_delay(svc: Marathon) -> None:
+    svc.deploy([parse_app({"id": "/bad", "cmd": "false", "cpus": 0.1, "backoffSeconds": 10})])
+    (tid,) = await run_all(svc)
+    svc.on_status(status(tid, "TASK_FAILED", message="exit 1"))
+    await svc.tick()
+    q = svc.queue()
+    assert q[0]["count"] == 1 and q[0]["delay"]["timeLeftSeconds"] == 10
+    before = len(drv(svc).launched())
+    await svc.handle_offers([offer(9)])
+    assert len(drv(svc).launched()) == before  # delayed
+    svc.clock.advance(11)  # type: ignore[attr-defined]
+    await svc.handle_offers([offer(10)])
+    assert len(drv(svc).launched()) == before + 1
+    app = svc.render(svc.get("/bad"))
+    assert app["lastTaskFailure"]["taskId"] == tid
+
+
+async def test_rolling_restart_replaces_every_instance(svc: Marathon) -> None:
+    svc.deploy([parse_app({"id": "/r", "cmd": "x", "cpus": 0.1, "instances": 2})])
+    old = set(await run_all(svc))
+    svc.restart("/r")
+    for _ in range(6):
+        await svc.tick()
+        await svc.handle_offers([offer(50)])
+        for t in list(svc.instances.values()):
+            if t.inst.state == "TASK_STAGING":
+                svc.on_status(status(t.inst.task_id, "TASK_RUNNING"))
+        for tid in drv(svc).killed:
+            if tid in svc.instances:
+                svc.on_status(status(tid, "TASK_KILLED"))
+        await svc.tick()
+    ids = {i.task_id for i in svc.instances_of("/r")}
+    assert len(ids) == 2 and not (ids & old)
+    assert not svc.deployments
+
+
+async def test_restart_of_the_service_keeps_state(svc: Marathon) -> None:
+    svc.deploy([parse_app({"id": "/k", "cmd": "x", "cpus": 0.1, "instances": 2})])
+    ids = set(await run_all(svc))
+    again = Marathon(svc.repo, clock=svc.clock)
+    again.load()
+    assert {i.task_id for i in again.instances_of("/k")} == ids
+    d = FakeDriver()
+    await again.attach(d, "fw-1")  # type: ignore[arg-type]
+    assert {t for t, _a in d.reconciled[0]} == ids  # explicit reconciliation of every task
+    await again.tick()
+    assert d.killed == []  # a restart kills nothing
+
+
+async def test_unknown_task_of_ours_is_killed(svc: Marathon) -> None:
+    svc.on_status(status("ghost.123", "TASK_RUNNING"))
+    await svc.tick()
+    assert drv(svc).killed == ["ghost.123"]
+
+
+async def test_delete_kills_then_forgets(svc: Marathon) -> None:
+    svc.deploy([parse_app({"id": "/d", "cmd": "x", "cpus": 0.1, "instances": 2})])
+    ids = await run_all(svc)
+    svc.delete("/d")
+    await svc.tick()
+    assert sorted(drv(svc).killed) == sorted(ids)
+    for tid in ids:
+        svc.on_status(status(tid, "TASK_KILLED"))
+    await svc.tick()
+    assert "/d" not in svc.apps and not svc.deployments
+    assert svc.repo.apps() == {}
