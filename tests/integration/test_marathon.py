@@ -242,3 +242,50 @@ def test_hostile_input_is_422_with_paths(cluster: Cluster) -> None:
     r = http.get(f"{url}/v2/apps/nope")
     assert r.status_code == 404 and "does not exist" in r.json()["message"]
     assert http.get(f"{url}/v2/apps").json() == {"apps": []}
+
+
+def test_marathon_runs_a_second_marathon_as_an_app(cluster: Cluster) -> None:
+    """Marathon-on-Marathon: a team's own Marathon is an app of the root Marathon."""
+    import sys
+
+    cmd = (
+        f"exec {sys.executable} -m dcos_core marathon --master {cluster.master_addr} "
+        "--port $PORT0 --framework-name marathon-team --work-dir $MESOS_SANDBOX/state "
+        "--log-level warning"
+    )
+    mc = client(cluster)
+    mc.create_app(
+        "marathon-team",
+        MarathonApp(
+            cmd=cmd,
+            cpus=0.5,
+            mem=256,
+            instances=1,
+            health_checks=[
+                MarathonHealthCheck(
+                    protocol="HTTP",
+                    path="/ping",
+                    port_index=0,
+                    grace_period_seconds=30,
+                    interval_seconds=1,
+                )
+            ],
+        ),
+    )
+    task = wait_for(
+        lambda: [
+            t
+            for t in mc.list_tasks("/marathon-team")
+            if t.health_check_results and t.health_check_results[0].alive
+        ],
+        60,
+        "the inner Marathon healthy",
+    )[0]
+    inner = MarathonClient([f"http://127.0.0.1:{task.ports[0]}"], timeout=10)
+    assert inner.get_info().name == "marathon"
+    frameworks = cluster.http.get(f"{cluster.url}/master/frameworks").json()["frameworks"]
+    assert {"marathon", "marathon-team"} <= {f["name"] for f in frameworks}
+    inner.create_app("inner", MarathonApp(cmd="sleep 3600", cpus=0.1, mem=32, instances=1))
+    wait_deployed(inner, "/inner", 1, timeout=45)
+    inner.delete_app("/inner")
+    wait_for(lambda: not inner.list_tasks(), 30, "inner app gone")
