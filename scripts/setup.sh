@@ -12,6 +12,8 @@ command -v git >/dev/null || need_debs+=(git)
 # The Docker containerizer's tests start their own engine and import a static busybox image.
 { command -v dockerd || [ -x /usr/sbin/dockerd ]; } >/dev/null || need_debs+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need_debs+=(busybox-static)  # static: copied into images
+# The load balancer (`dcos-core lb`) runs its own HAProxy; the Debian service must not start.
+{ command -v haproxy || [ -x /usr/sbin/haproxy ]; } >/dev/null || need_debs+=(haproxy)
 if ((${#need_debs[@]})); then
   echo "==> installing Debian packages: ${need_debs[*]}"
   apt-get update -qq
