@@ -7,6 +7,7 @@ defaults. A bad value ends the command with a one-line message (exit 2), never a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -248,6 +249,56 @@ def marathon(
         asyncio.run(run_marathon(settings))
     except DcosError as e:
         _fail(e)
+
+
+@app.command()
+def lb(
+    marathon: Annotated[
+        str | None, typer.Option(help="Marathon URL (http://127.0.0.1:8080)")
+    ] = None,
+    groups: Annotated[
+        str | None, typer.Option(help="HAPROXY_GROUPs served, comma-separated (external)")
+    ] = None,
+    bind_address: Annotated[
+        str | None, typer.Option(help="address of the frontends (127.0.0.1; 0.0.0.0 for all)")
+    ] = None,
+    http_port: Annotated[int | None, typer.Option(help="port of the vhost frontend (80)")] = None,
+    stats_port: Annotated[int | None, typer.Option(help="HAProxy stats port (9090; 0 off)")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="config, pid file and sockets")] = None,
+    haproxy: Annotated[str | None, typer.Option(help="the haproxy binary (haproxy)")] = None,
+    config: Config = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Load-balance Marathon's apps with HAProxy (like marathon-lb); reloads without drops."""
+    from dcos_core.frameworks.lb.service import run_lb
+    from dcos_core.frameworks.lb.settings import LbSettings
+
+    flags = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("config", "log_level", "run_lb", "LbSettings")
+    }
+    try:
+        settings = load_settings(LbSettings, flags, config, "lb")
+    except DcosError as e:
+        _fail(e)
+    _logging(log_level)
+    try:
+        asyncio.run(_run_until_signal(run_lb(settings.marathon, settings)))
+    except DcosError as e:
+        _fail(e)
+
+
+async def _run_until_signal(coro: Any) -> None:
+    """Run `coro` until SIGTERM/SIGINT, then cancel it (its cleanup runs)."""
+    import signal
+
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @app.command()
