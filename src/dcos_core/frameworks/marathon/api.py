@@ -30,6 +30,7 @@ from dcos_core.frameworks.marathon.models import (
     parse_app,
     parse_app_update,
 )
+from dcos_core.frameworks.marathon.openapi import openapi_schema
 from dcos_core.frameworks.marathon.service import AppLockedError, AppRuntime, Marathon
 
 MARATHON_COMPAT_VERSION: Final = "1.10.0"
@@ -56,6 +57,7 @@ def _deployment_result(dep: Deployment, status: int = 200) -> JSONResponse:
 
 def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int = 8080) -> FastAPI:
     app = FastAPI(title="dcos-core Marathon", version=__version__, docs_url=None, redoc_url=None)
+    app.openapi = lambda: openapi_schema()  # type: ignore[method-assign]
     leader = f"{hostname}:{port}"
 
     @app.exception_handler(AppValidationError)

@@ -17,6 +17,7 @@ Paths use Marathon's form: camelCase names, array indices in parentheses.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypedDict
@@ -90,7 +91,7 @@ def _id_error(path: str, field: str) -> AppValidationError:
             {
                 "path": field,
                 "errors": [
-                    f"'{path}' is not a valid path id: every segment must fully match "
+                    f"'{_printable(path)}' is not a valid path id: every segment must fully match "
                     f"regular expression '{ID_SEGMENT_PATTERN}'"
                 ],
             }
@@ -163,7 +164,9 @@ def _camel(name: str) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, alias_generator=_camel, extra="ignore")
+    model_config = ConfigDict(
+        populate_by_name=True, alias_generator=_camel, extra="ignore", allow_inf_nan=False
+    )
 
 
 class PortDefinition(_Model):
@@ -255,6 +258,14 @@ class DockerSpec(_Model):
     parameters: list[dict[str, str]] = Field(default_factory=list)
     privileged: bool = False
     force_pull_image: bool = False
+
+    @field_validator("parameters")
+    @classmethod
+    def _key_and_value(cls, v: list[dict[str, str]]) -> list[dict[str, str]]:
+        for p in v:
+            if set(p) != {"key", "value"}:
+                raise ValueError('every docker parameter is {"key": ..., "value": ...}')
+        return v
 
 
 class Volume(_Model):
@@ -547,6 +558,39 @@ def _raw_mapped(container: Any) -> bool:
     return docker.get("network") in ("BRIDGE", "USER")
 
 
+NUMBER_LIMIT: int = 2**31 - 1  # Marathon's Int fields; Doubles (cpus, ...) get the same bound
+
+
+def _printable(key: Any) -> str:
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_values(value: Any, path: str, errors: _Errors) -> None:
+    """Report numbers beyond +-NUMBER_LIMIT (or not finite) and strings that are not valid
+    Unicode (lone surrogates, which JSON's `\\ud800` escapes carry) anywhere in `value`: a
+    validated model's dump (`by_alias`), so unknown keys (ignored) are not checked."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > NUMBER_LIMIT:
+            errors.add(
+                path or "/", f"got {value}, expected a finite number within +-{NUMBER_LIMIT}"
+            )
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            errors.add(path or "/", "must be valid Unicode (no lone surrogates)")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}/{_printable(k)}"
+            _check_values(k, sub, errors)
+            _check_values(v, sub, errors)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_values(v, f"{path}({i})", errors)
+
+
 def _precheck(data: dict[str, Any], errors: _Errors) -> dict[str, Any]:
     """Drop read-only keys, reject unsupported features, coerce constraint values to strings."""
     out = {k: v for k, v in data.items() if k not in READ_ONLY_KEYS}
@@ -827,6 +871,7 @@ def parse_app(body: Any, base: str = "/") -> AppDefinition:
     except ValidationError as exc:
         _pydantic_errors(exc, errors)
         raise AppValidationError(errors.details()) from None
+    _check_values(app.model_dump(by_alias=True), "", errors)
     errors.raise_if_any()
     _semantic_checks(app, errors)
     errors.raise_if_any()
@@ -857,6 +902,7 @@ def parse_app_update(body: Any) -> AppUpdate:
     except ValidationError as exc:
         _pydantic_errors(exc, errors)
         raise AppValidationError(errors.details()) from None
+    _check_values(update.model_dump(by_alias=True, exclude_unset=True), "", errors)
     errors.raise_if_any()
     return update
 

@@ -358,6 +358,31 @@ def test_error_body_shape() -> None:
         ({"uris": ["http://a"], "fetch": [{"uri": "http://b"}]}, "/uris"),
         ({"dependencies": ["Bad"]}, "/dependencies(0)"),
         ({"labels": {"a": 1}}, "/labels/a"),
+        # hostile input: not finite, beyond Int, invalid Unicode, malformed nested values
+        ({"cpus": float("nan")}, "/cpus"),
+        ({"mem": float("inf")}, "/mem"),
+        ({"disk": -float("inf")}, "/disk"),
+        ({"instances": 10**30}, "/instances"),
+        ({"instances": 1e300}, "/instances"),
+        ({"cpus": 1e300}, "/cpus"),
+        ({"healthChecks": [{"gracePeriodSeconds": 2**40}]}, "/healthChecks(0)/gracePeriodSeconds"),
+        (
+            {"upgradeStrategy": {"maximumOverCapacity": float("nan")}},
+            "/upgradeStrategy/maximumOverCapacity",
+        ),
+        ({"portDefinitions": [{"port": -(2**63)}]}, "/portDefinitions(0)/port"),
+        ({"cmd": "sleep \ud800"}, "/cmd"),
+        ({"labels": {"k": "\udfff"}}, "/labels/k"),
+        ({"labels": {"\ud800": "v"}}, "/labels/\\ud800"),
+        ({"env": {"A": "\ud800"}}, "/env/A"),
+        (
+            {"container": {"docker": {"image": "i", "parameters": [{"a": "b"}]}}},
+            "/container/docker/parameters",
+        ),
+        (
+            {"healthChecks": [{"protocol": "TCP", "portIndex": [[{"x": 1}]]}]},
+            "/healthChecks(0)/portIndex",
+        ),
     ],
 )
 def test_422_paths(patch: dict[str, Any], path: str) -> None:
@@ -368,6 +393,22 @@ def test_422_paths(patch: dict[str, Any], path: str) -> None:
     errors = errors_of(body)
     assert path in errors, errors
     assert all(isinstance(m, str) and m for m in errors[path])
+
+
+def test_hostile_error_bodies_are_strict_json() -> None:
+    """The 422 body of hostile input serialises as strict UTF-8 JSON (else the API would 500)."""
+    for patch in (
+        {"cpus": float("nan")},
+        {"cmd": "\ud800"},
+        {"labels": {"\ud800": "\udc00"}},
+        {"id": "/a\ud800"},
+    ):
+        with pytest.raises(AppValidationError) as exc:
+            parse_app({"id": "/app", "cmd": "sleep 1", **patch})
+        json.dumps(exc.value.body(), allow_nan=False, ensure_ascii=False).encode("utf-8")
+    with pytest.raises(AppValidationError) as exc:
+        parse_app_update({"instances": float("inf")})
+    assert exc.value.body()["details"][0]["path"] == "/instances"
 
 
 def test_secret_message() -> None:
