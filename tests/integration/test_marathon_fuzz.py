@@ -13,7 +13,6 @@ code the schema declares. All failures are collected and reported together, with
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -56,47 +55,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.stop()
 
 
-def _group_shape_bug(body: Any) -> bool:
-    """api.py `flatten_group`/group PUT bug: non-object body, or apps/groups/dependencies that
-    are a number or true (iterated: TypeError), or a bad scaleBy (float()/round() raise)."""
-    if body is None:
-        return False
-    if not isinstance(body, dict):
-        return True
-    if "scaleBy" in body:
-        v = body["scaleBy"]
-        return not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
-    for key in ("apps", "groups", "dependencies"):
-        v = body.get(key)
-        if v and not isinstance(v, list | str | dict):
-            return True
-    groups = body.get("groups")
-    return isinstance(groups, list) and any(
-        isinstance(g, dict) and _group_shape_bug({k: v for k, v in g.items() if k != "scaleBy"})
-        for g in groups
-    )
-
-
-# 5xx of api.py (owned elsewhere, reported): (operation label, predicate on the body, reason).
-# A 5xx that matches is listed as known, not failed; anything else fails the test.
-KNOWN_API_BUGS: list[tuple[str, Callable[[Any], bool], str]] = [
-    (
-        "PUT /v2/apps",
-        lambda b: isinstance(b, list) and any(not isinstance(i, dict | None) for i in b),
-        "update_apps: (item or {}).get() on a non-object item -> AttributeError",
-    ),
-    (
-        "PUT /v2/groups/{groupId}",
-        _group_shape_bug,
-        "group_routes/flatten_group: non-object body, non-list apps/groups/dependencies, "
-        "bad scaleBy",
-    ),
-    (
-        "POST /v2/groups",
-        _group_shape_bug,
-        "flatten_group: non-list apps/groups/dependencies -> TypeError",
-    ),
-]
+# 5xx that are known and reported: (operation label, predicate on the body, reason). A 5xx that
+# matches is listed as known, not failed; anything else fails the test. Empty: all fixed.
+KNOWN_API_BUGS: list[tuple[str, Callable[[Any], bool], str]] = []
 
 
 def _known_bug(label: str, body: Any) -> str | None:
@@ -106,8 +67,8 @@ def _known_bug(label: str, body: Any) -> str | None:
     return None
 
 
-# Hostile bodies and what they must get. `api_bug` marks those api.py still answers with 500
-# (xfail, strict: the marker must go once api.py is fixed).
+# Hostile bodies and what they must get (a non-None last item would mark a known api.py bug as
+# xfail, strict).
 HOSTILE: list[tuple[str, str, bytes, int, str | None]] = [
     ("POST", "/v2/apps", b'{"id": "nan", "cmd": "x", "cpus": NaN}', 422, None),
     ("POST", "/v2/apps", b'{"id": "inf", "cmd": "x", "mem": Infinity}', 422, None),
@@ -140,13 +101,13 @@ HOSTILE: list[tuple[str, str, bytes, int, str | None]] = [
     ("PUT", "/v2/apps/fuzz-base", b'{"instances": 1e300}', 422, None),
     ("POST", "/v2/apps", b'{"id": "x", "cmd": "x"', 422, None),
     ("POST", "/v2/tasks/delete", b'{"ids": [1]}', 422, None),
-    ("PUT", "/v2/apps", b"[1]", 422, "update_apps: (item or {}).get on a non-object item"),
-    ("PUT", "/v2/groups/fuzz", b'{"scaleBy": "x"}', 422, "group_routes: float(scaleBy)"),
-    ("PUT", "/v2/groups/fuzz", b'{"scaleBy": NaN}', 422, "group_routes: round(nan)"),
-    ("PUT", "/v2/groups/fuzz", b"[1, 2]", 422, "group_routes: {**body} on a list"),
-    ("PUT", "/v2/groups/fuzz", b'{"apps": 5}', 422, "flatten_group: iterates an int"),
-    ("POST", "/v2/groups", b'{"groups": 5}', 422, "flatten_group: iterates an int"),
-    ("POST", "/v2/groups", b'{"dependencies": 5}', 422, "flatten_group: iterates an int"),
+    ("PUT", "/v2/apps", b"[1]", 422, None),
+    ("PUT", "/v2/groups/fuzz", b'{"scaleBy": "x"}', 422, None),
+    ("PUT", "/v2/groups/fuzz", b'{"scaleBy": NaN}', 422, None),
+    ("PUT", "/v2/groups/fuzz", b"[1, 2]", 422, None),
+    ("PUT", "/v2/groups/fuzz", b'{"apps": 5}', 422, None),
+    ("POST", "/v2/groups", b'{"groups": 5}', 422, None),
+    ("POST", "/v2/groups", b'{"dependencies": 5}', 422, None),
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import time
 from collections.abc import AsyncIterator
@@ -223,7 +224,11 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
             raise AppValidationError([{"path": "/", "errors": ["expected a list of apps"]}])
         apps: list[AppDefinition] = []
         for i, item in enumerate(body):
-            ident = normalize_id(str((item or {}).get("id", "")))
+            if not isinstance(item, dict):
+                raise AppValidationError(
+                    [{"path": f"/({i})", "errors": ["expected an app object"]}]
+                )
+            ident = normalize_id(str(item.get("id", "")))
             if ident in m.apps and _flag(request, "partialUpdate", True):
                 apps.append(_apply_update(m, ident, item, f"({i})"))
             else:
@@ -405,6 +410,11 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
     def flatten_group(body: Any, base: str) -> list[AppDefinition]:
         if not isinstance(body, dict):
             raise AppValidationError([{"path": "/", "errors": ["expected a group object"]}])
+        for key in ("apps", "groups", "dependencies"):
+            if body.get(key) is not None and not isinstance(body[key], list):
+                raise AppValidationError([{"path": f"/{key}", "errors": ["expected a list"]}])
+        if body.get("id") is not None and not isinstance(body["id"], str):
+            raise AppValidationError([{"path": "/id", "errors": ["expected a string"]}])
         gid = normalize_id(str(body.get("id") or base), base)
         out = [parse_app(a, gid) for a in body.get("apps") or []]
         deps = [normalize_id(d, gid) for d in body.get("dependencies") or []]
@@ -444,8 +454,19 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
             return JSONResponse(group_json(gid))
         if request.method in ("PUT", "POST"):
             body = await body_json(request)
-            if isinstance(body, dict) and "scaleBy" in body:
-                factor = float(body["scaleBy"])
+            if not isinstance(body, dict):
+                raise AppValidationError([{"path": "/", "errors": ["expected a group object"]}])
+            if "scaleBy" in body:
+                factor = body["scaleBy"]
+                if (
+                    isinstance(factor, bool)
+                    or not isinstance(factor, int | float)
+                    or not math.isfinite(factor)
+                    or not 0 <= factor <= 1000
+                ):
+                    raise AppValidationError(
+                        [{"path": "/scaleBy", "errors": ["must be a number between 0 and 1000"]}]
+                    )
                 apps = [
                     m.apps[a].app.model_copy(
                         update={"instances": round(m.apps[a].app.instances * factor)}
@@ -453,9 +474,9 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
                     for a in members
                 ]
                 return _deployment_result(m.deploy(apps, force=force))
-            if isinstance(body, dict) and isinstance(body.get("version"), str) and len(body) == 1:
+            if isinstance(body.get("version"), str) and len(body) == 1:
                 raise InvalidError("group rollback to a version is not supported yet", "version")
-            apps = flatten_group({**(body or {}), "id": gid}, gid)
+            apps = flatten_group({**body, "id": gid}, gid)
             dep = m.deploy(apps, force=force)
             return _deployment_result(dep, 201 if not members else 200)
         if request.method == "DELETE":

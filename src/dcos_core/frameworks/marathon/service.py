@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import math
 import time
@@ -323,6 +324,19 @@ class Marathon:
         self, new_apps: list[AppDefinition], deleted: Sequence[str] = (), *, force: bool = False
     ) -> Deployment:
         """Create or change `new_apps` and delete `deleted` in one deployment."""
+        # All or nothing: if anything fails (a conflict, the store), memory is left as it was.
+        apps_before = {k: copy.copy(v) for k, v in self.apps.items()}
+        deployments_before = dict(self.deployments)
+        try:
+            return self._deploy(new_apps, deleted, force)
+        except BaseException:
+            self.apps = apps_before
+            self.deployments = deployments_before
+            raise
+
+    def _deploy(
+        self, new_apps: list[AppDefinition], deleted: Sequence[str], force: bool
+    ) -> Deployment:
         ids = [a.id for a in new_apps] + list(deleted)
         self._check_unlocked(ids, force)
         now = self.clock.time()

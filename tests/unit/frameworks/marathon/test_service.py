@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dcos_core.clock import FakeClock
+from dcos_core.errors import StoreError
 from dcos_core.frameworks.marathon.models import parse_app
 from dcos_core.frameworks.marathon.repository import Repository
 from dcos_core.frameworks.marathon.service import AppLockedError, Marathon
@@ -207,3 +208,20 @@ async def test_delete_kills_then_forgets(svc: Marathon) -> None:
     await svc.tick()
     assert "/d" not in svc.apps and not svc.deployments
     assert svc.repo.apps() == {}
+
+
+async def test_a_failed_write_leaves_memory_as_it_was(svc: Marathon) -> None:
+    svc.deploy([parse_app({"id": "/a", "cmd": "x", "cpus": 0.1, "instances": 1})])
+    await run_all(svc)
+    before = svc.render(svc.get("/a"), embed_tasks=False)
+
+    def broken(ops: Any) -> None:
+        raise StoreError("disk full")
+
+    svc.repo.store.transaction = broken  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        svc.deploy([parse_app({"id": "/a", "cmd": "y", "cpus": 0.2, "instances": 4})])
+    with pytest.raises(StoreError):
+        svc.deploy([parse_app({"id": "/b", "cmd": "y"})])
+    assert svc.render(svc.get("/a"), embed_tasks=False) == before
+    assert "/b" not in svc.apps and not svc.deployments
