@@ -413,6 +413,10 @@ class OfferMatcher:
         self._placed: dict[str, list[PlacedInstance]] = {}
         self._rejected: dict[str, dict[str, Rejection]] = {}
         self._agents = [s.agent for s in self._offers]
+        # (app_key, request) -> offers that can never fit it again in this round: their
+        # remaining resources only shrink, so a resource or role rejection is final. Constraint
+        # rejections are not (GROUP_BY may open up as other groups fill).
+        self._exhausted: dict[tuple[str, Request], set[str]] = {}
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -453,10 +457,15 @@ class OfferMatcher:
         )
         everyone = [*placed, *self._placed.get(app_key, [])]
         rejected = self._rejected.setdefault(app_key, {})
+        exhausted = self._exhausted.setdefault((app_key, request), set())
         for state in self._offers:
+            if state.id in exhausted:
+                continue
             outcome = self._try(state, request, roles, everyone)
             if isinstance(outcome, Rejection):
                 rejected[state.id] = outcome
+                if outcome.reason != UNFULFILLED_CONSTRAINT:
+                    exhausted.add(state.id)
                 continue
             taken, ports = outcome
             state.remaining = state.remaining - taken

@@ -80,6 +80,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT: Final = 75.0
+ACK_CONCURRENCY: Final = 16  # acknowledgements in flight at once
+ACK_DRAIN_TIMEOUT: Final = 5.0  # seconds run() waits for them when it ends
 """Mesos docs: use "a similar timeout (e.g., 75s) for receiving responses to any HTTP requests"."""
 MAX_REDIRECTS: Final = 5
 """Redirects followed in a row without backing off (a leader election in progress)."""
@@ -212,6 +214,8 @@ class SchedulerDriver:
         self._idle = asyncio.Event()  # clear while an event is being handled
         self._idle.set()
         self._client: httpx.AsyncClient | None = None
+        self._ack_tasks: set[asyncio.Task[None]] = set()
+        self._ack_slots = asyncio.Semaphore(ACK_CONCURRENCY)
         self._handlers: dict[str, Handler] = {
             "SUBSCRIBED": self._on_subscribed,
             "OFFERS": self._on_offers,
@@ -255,6 +259,8 @@ class SchedulerDriver:
             try:
                 await self._loop(stream)
             finally:
+                if self._ack_tasks:  # deliver the acknowledgements still in flight
+                    await asyncio.wait(set(self._ack_tasks), timeout=ACK_DRAIN_TIMEOUT)
                 self._client = None
                 self.stream_id = None
 
@@ -459,11 +465,20 @@ class SchedulerDriver:
         if agent_id is None or task_id is None:
             log.warning("cannot acknowledge update without agent_id/task_id: %r", status)
             return
-        try:
-            await self.acknowledge(agent_id, task_id, str(status["uuid"]))
-        except SdkError as e:
-            # The agent retries unacknowledged updates, so a lost ack costs only a duplicate.
-            log.warning("acknowledgement failed: %s", e)
+        # Acknowledge in the background (a few at a time) so that the next events are read at
+        # once: an agent sends a task's next update only after this ack, so waiting here would
+        # serialize every task's updates behind one HTTP round trip each.
+        task = asyncio.create_task(self._ack(agent_id, task_id, str(status["uuid"])))
+        self._ack_tasks.add(task)
+        task.add_done_callback(self._ack_tasks.discard)
+
+    async def _ack(self, agent_id: str, task_id: str, uuid: str) -> None:
+        async with self._ack_slots:
+            try:
+                await self.acknowledge(agent_id, task_id, uuid)
+            except SdkError as e:
+                # The agent retries unacknowledged updates, so a lost ack costs only a duplicate.
+                log.warning("acknowledgement failed: %s", e)
 
     async def _on_message(self, event: Json) -> None:
         msg = event.get("message") or {}

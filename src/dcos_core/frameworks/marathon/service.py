@@ -78,6 +78,8 @@ TERMINAL: Final = frozenset(
 FAILED: Final = frozenset(
     {"TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_FINISHED"}
 )
+MIN_TICK: Final = 0.1  # seconds: the shortest time between two ticks
+KILL_CONCURRENCY: Final = 32
 DECLINE_IDLE: Final = 60.0  # refuse_seconds for offers when nothing waits to launch
 DECLINE_BUSY: Final = 1.0  # ... and when something waits but did not fit
 
@@ -219,15 +221,19 @@ class Marathon:
         self._wake.set()
 
     async def run(self) -> None:
-        """Tick until cancelled."""
+        """Tick until cancelled: every `tick_interval`, and soon after a change, but at most
+        every `MIN_TICK` seconds (a burst of status updates makes one tick, not thousands)."""
+        loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_interval)
             self._wake.clear()
+            started = loop.time()
             try:
                 await self.tick()
             except Exception:
                 log.exception("marathon tick failed")
+            await asyncio.sleep(max(0.0, MIN_TICK - (loop.time() - started)))
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -676,13 +682,19 @@ class Marathon:
         if self.driver is None:
             return
         kills, self._kills = self._kills, []
-        for t in kills:
+        driver = self.driver
+        slots = asyncio.Semaphore(KILL_CONCURRENCY)
+
+        async def kill(t: Tracked) -> None:
             app = self.apps.get(t.inst.app_id)
             grace = app.app.task_kill_grace_period_seconds if app else None
-            try:
-                await self.driver.kill(t.inst.task_id, t.inst.agent_id or None, grace)
-            except Exception as e:  # resent by the next reconciliation
-                log.warning("kill of %s failed: %s", t.inst.task_id, e)
+            async with slots:
+                try:
+                    await driver.kill(t.inst.task_id, t.inst.agent_id or None, grace)
+                except Exception as e:  # resent by the next reconciliation
+                    log.warning("kill of %s failed: %s", t.inst.task_id, e)
+
+        await asyncio.gather(*(kill(t) for t in kills))
 
     def _forget(self, t: Tracked) -> None:
         self.instances.pop(t.inst.task_id, None)
@@ -711,6 +723,7 @@ class Marathon:
             offers, default_roles=("*", self.role) if self.role != "*" else ("*",)
         )
         by_offer: dict[str, list[dict[str, Any]]] = {}
+        matched = 0
         waiting = sorted(
             (rt for rt in self.apps.values() if rt.queued > 0 and not rt.held and not rt.deleting),
             key=lambda rt: rt.queued_since,
@@ -736,6 +749,9 @@ class Marathon:
                 m = matcher.match(rt.app.id, req, placed)
                 if m is None:
                     break
+                matched += 1
+                if matched % 200 == 0:
+                    await asyncio.sleep(0)  # let the API and the event stream breathe
                 agent = self.agents.get(m.agent_id)
                 host = agent.hostname if agent else ""
                 task_id = task_id_for(rt.app.id)
