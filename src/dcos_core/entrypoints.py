@@ -351,6 +351,21 @@ def bench_launch(
     typer.echo(json.dumps(result))
 
 
+@bench_app.command("marathon")
+def bench_marathon(
+    scenario: Annotated[str, typer.Option(help="real (agent processes) or simulated")] = "real",
+    instances: Annotated[int, typer.Option(help="instances to deploy")] = 1000,
+    agents: Annotated[int, typer.Option(help="agents")] = 10,
+    apps: Annotated[int, typer.Option(help="apps sharing the instances")] = 1,
+    timeout: Annotated[float, typer.Option(help="cap on each wait in s")] = 300.0,
+) -> None:
+    """Marathon: POST -> all instances running, and DELETE -> all gone; prints JSON."""
+    from dcos_core.frameworks.marathon.bench import run
+
+    result: dict[str, Any] = asyncio.run(run(scenario, instances, agents, apps, timeout=timeout))
+    typer.echo(json.dumps(result))
+
+
 def main() -> None:
     app()
 
