@@ -89,8 +89,10 @@ class HttpClient:
         timeout: float = 10.0,
         size: int = 8,
         ssl_context: ssl.SSLContext | None = None,
+        follow_redirects: bool = True,
     ) -> None:
         self.origin = _Origin.parse(base_url)
+        self.follow_redirects = follow_redirects
         self.timeout = timeout
         self._ssl = ssl_context
         self._idle: deque[_Conn] = deque()
@@ -126,7 +128,11 @@ class HttpClient:
         origin, target = self.origin, path
         for _ in range(_MAX_REDIRECTS + 1):
             resp = await self._request_once(origin, method, target, body, headers or {}, idempotent)
-            if resp.status not in (307, 308) or "location" not in resp.headers:
+            if (
+                not self.follow_redirects
+                or resp.status not in (307, 308)
+                or "location" not in resp.headers
+            ):
                 return resp
             loc = resp.headers["location"]
             if "://" in loc:

@@ -54,6 +54,7 @@ from dcos_core.frameworks.sdk_protocol import (
     task_info,
     unreserve,
 )
+from dcos_core.http11 import HttpClient, HttpError
 from dcos_core.protocol.v1 import wrap
 from dcos_core.recordio import Decoder
 
@@ -215,6 +216,8 @@ class SchedulerDriver:
         self._idle.set()
         self._client: httpx.AsyncClient | None = None
         self._ack_tasks: set[asyncio.Task[None]] = set()
+        self._calls: HttpClient | None = None
+        self._calls_base = ""
         self._ack_slots = asyncio.Semaphore(ACK_CONCURRENCY)
         self._handlers: dict[str, Handler] = {
             "SUBSCRIBED": self._on_subscribed,
@@ -261,6 +264,9 @@ class SchedulerDriver:
             finally:
                 if self._ack_tasks:  # deliver the acknowledgements still in flight
                     await asyncio.wait(set(self._ack_tasks), timeout=ACK_DRAIN_TIMEOUT)
+                if self._calls is not None:
+                    await self._calls.close()
+                    self._calls = None
                 self._client = None
                 self.stream_id = None
 
@@ -525,10 +531,22 @@ class SchedulerDriver:
 
     # ---- calls ---------------------------------------------------------------------------------
 
-    async def _call(self, call: str, body: Json | None = None) -> httpx.Response:
-        """POST one call with framework_id and Mesos-Stream-Id; SdkError on failure."""
-        client = self._client
-        if client is None or self.framework_id is None or self.stream_id is None:
+    def _calls_client(self) -> HttpClient:
+        """Kept-alive connections to the current master for calls (recreated on a redirect)."""
+        if self._calls is None or self._calls_base != self.base_url:
+            self._calls = HttpClient(
+                self.base_url, timeout=self.call_timeout, size=16, follow_redirects=False
+            )
+            self._calls_base = self.base_url
+        return self._calls
+
+    async def _call(self, call: str, body: Json | None = None) -> None:
+        """POST one call with framework_id and Mesos-Stream-Id; SdkError on failure.
+
+        Calls go over `dcos_core.http11` (a few kept-alive connections): a framework makes one
+        ACKNOWLEDGE per status update, so the client's cost per request matters.
+        """
+        if self._client is None or self.framework_id is None or self.stream_id is None:
             raise SdkError(call, "not subscribed (calls need an open subscription)")
         payload: Json = {"framework_id": wrap(self.framework_id), "type": call}
         if body is not None:
@@ -538,16 +556,16 @@ class SchedulerDriver:
             "Accept": "application/json",
             "Mesos-Stream-Id": self.stream_id,
         }
+        client = self._calls_client()
         try:
-            resp = await client.post(self.endpoint, content=json.dumps(payload), headers=headers)
-        except httpx.HTTPError as e:
-            raise SdkError(call, f"request to {self.endpoint} failed: {e!r}") from e
-        if resp.status_code >= 300:
-            text = resp.text.strip()
-            raise SdkError(
-                call, f"master answered {resp.status_code}: {text}", resp.status_code, text
+            resp = await client.request(
+                "POST", SCHEDULER_PATH, json.dumps(payload).encode(), headers
             )
-        return resp
+        except HttpError as e:
+            raise SdkError(call, f"request to {self.endpoint} failed: {e}") from e
+        if resp.status >= 300:
+            text = resp.text.strip()
+            raise SdkError(call, f"master answered {resp.status}: {text}", resp.status, text)
 
     async def accept(
         self,
