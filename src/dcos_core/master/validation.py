@@ -6,6 +6,7 @@ that one bad task becomes a TASK_ERROR update and the rest of the ACCEPT still r
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,7 +49,7 @@ def task_id_of(info: Any) -> str | None:
 
 
 def validate_task(
-    info: Any, offer_agent_id: str, remaining: Resources, active_task_ids: set[str]
+    info: Any, offer_agent_id: str, remaining: Resources, active_task_ids: Container[str]
 ) -> ValidTask | Rejection:
     """Check one TaskInfo against the offer it is launched from."""
     if not isinstance(info, dict):
