@@ -80,6 +80,7 @@ FAILED: Final = frozenset(
 )
 MIN_TICK: Final = 0.1  # seconds: the shortest time between two ticks
 KILL_CONCURRENCY: Final = 32
+ACCEPT_CONCURRENCY: Final = 16  # ACCEPT calls in flight (one per offer used)
 DECLINE_IDLE: Final = 60.0  # refuse_seconds for offers when nothing waits to launch
 DECLINE_BUSY: Final = 1.0  # ... and when something waits but did not fit
 
@@ -776,15 +777,18 @@ class Marathon:
                 rt.queued -= 1
                 self.launched_total += 1
             rt.rejections = Counter(matcher.rejections(rt.app.id))
-        for oid, infos in by_offer.items():
-            try:
-                await self.driver.accept(
-                    [oid],
-                    [{"type": "LAUNCH", "launch": {"task_infos": infos}}],
-                    refuse_seconds=DECLINE_BUSY,
-                )
-            except Exception as e:
-                log.warning("ACCEPT of offer %s failed: %s", oid, e)
+        driver = self.driver
+        slots = asyncio.Semaphore(ACCEPT_CONCURRENCY)
+
+        async def accept(oid: str, infos: list[dict[str, Any]]) -> None:
+            launch = {"type": "LAUNCH", "launch": {"task_infos": infos}}
+            async with slots:
+                try:
+                    await driver.accept([oid], [launch], refuse_seconds=DECLINE_BUSY)
+                except Exception as e:  # the tasks come back as TASK_DROPPED/LOST: relaunched
+                    log.warning("ACCEPT of offer %s failed: %s", oid, e)
+
+        await asyncio.gather(*(accept(oid, infos) for oid, infos in by_offer.items()))
         unused = [offer_id(o) for o in offers if offer_id(o) not in by_offer]
         if unused:
             refuse = DECLINE_BUSY if self.queued_total() else DECLINE_IDLE
