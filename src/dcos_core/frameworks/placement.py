@@ -455,7 +455,8 @@ class OfferMatcher:
         roles = (
             request.accepted_roles if request.accepted_roles is not None else self._default_roles
         )
-        everyone = [*placed, *self._placed.get(app_key, [])]
+        # Only constraints look at where instances are: skip the (O(instances)) list otherwise.
+        everyone = [*placed, *self._placed.get(app_key, [])] if request.constraints else []
         rejected = self._rejected.setdefault(app_key, {})
         exhausted = self._exhausted.setdefault((app_key, request), set())
         for state in self._offers:

@@ -84,6 +84,11 @@ class Repository:
     def save_instance(self, task_id: str, doc: dict[str, Any]) -> None:
         self.store.put(f"{PREFIX}/instances/{task_id}", doc)
 
+    def save_instances(self, docs: dict[str, dict[str, Any]]) -> None:
+        """Write many instances in one transaction."""
+        if docs:
+            self.store.transaction([Put(f"{PREFIX}/instances/{k}", v) for k, v in docs.items()])
+
     def delete_instance(self, task_id: str) -> None:
         self.store.delete(f"{PREFIX}/instances/{task_id}")
 

@@ -704,9 +704,11 @@ class Marathon:
             self.health.stop(t.inst.task_id)
 
     def _save(self, t: Tracked) -> None:
-        self.repo.save_instance(
-            t.inst.task_id, {"instance": t.inst.model_dump(mode="json"), "killing": t.killing}
-        )
+        self.repo.save_instance(t.inst.task_id, self._doc(t))
+
+    @staticmethod
+    def _doc(t: Tracked) -> dict[str, Any]:
+        return {"instance": t.inst.model_dump(mode="json"), "killing": t.killing}
 
     # ---- offers ----------------------------------------------------------------------------
 
@@ -724,6 +726,7 @@ class Marathon:
             offers, default_roles=("*", self.role) if self.role != "*" else ("*",)
         )
         by_offer: dict[str, list[dict[str, Any]]] = {}
+        launched: list[Tracked] = []
         matched = 0
         waiting = sorted(
             (rt for rt in self.apps.values() if rt.queued > 0 and not rt.held and not rt.deleting),
@@ -772,11 +775,13 @@ class Marathon:
                 )
                 t = Tracked(inst)
                 self.instances[task_id] = t
-                self._save(t)
-                placed.append(PlacedInstance(m.agent_id, host, agent.attributes if agent else {}))
+                launched.append(t)
+                # (the matcher itself remembers what it placed in this round)
                 rt.queued -= 1
                 self.launched_total += 1
             rt.rejections = Counter(matcher.rejections(rt.app.id))
+        # Written before the ACCEPTs go out (one transaction), so a restart knows every task.
+        self.repo.save_instances({t.inst.task_id: self._doc(t) for t in launched})
         driver = self.driver
         slots = asyncio.Semaphore(ACCEPT_CONCURRENCY)
 
