@@ -76,7 +76,7 @@ class Events:
 def test_marathon_python_end_to_end(cluster: Cluster) -> None:
     mc = client(cluster)
     assert mc.ping().strip() in (b"pong", b'"pong"')
-    info = mc.get_info()
+    info = wait_for(lambda: mc.get_info().framework_id and mc.get_info(), 30, "subscribed")
     assert info.name == "marathon" and info.framework_id
     assert mc.get_leader()
     events = Events(mc)
