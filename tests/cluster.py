@@ -112,6 +112,8 @@ class Cluster:
         self.master: Proc | None = None
         self.marathon: Proc | None = None
         self.marathon_port = 0
+        self.chronos: Proc | None = None
+        self.chronos_port = 0
         self.agents: list[Proc] = []
         self.agent_ports: list[int] = []
         self.http = httpx.Client(timeout=10)
@@ -204,6 +206,35 @@ class Cluster:
         wait_for(lambda: self.http.get(f"{url}/ping").status_code == 200, 30, "marathon")
         return self.marathon
 
+    def start_chronos(self, extra: list[str] | None = None) -> Proc:
+        """Start (or restart) Chronos on its port; returns once it answers /ping."""
+        if not self.chronos_port:
+            self.chronos_port = free_port()
+        self.chronos = Proc(
+            [
+                "chronos",
+                "--master",
+                self.master_addr,
+                "--port",
+                str(self.chronos_port),
+                "--work-dir",
+                str(self.work / "chronos"),
+                "--failure-retry-delay",
+                "0.5",
+                "--log-level",
+                "info",
+                *(extra or []),
+            ],
+            self.work / "chronos.log",
+        )
+        url = self.chronos_url
+        wait_for(lambda: self.http.get(f"{url}/ping").status_code == 200, 30, "chronos")
+        return self.chronos
+
+    @property
+    def chronos_url(self) -> str:
+        return f"http://127.0.0.1:{self.chronos_port}"
+
     @property
     def marathon_url(self) -> str:
         return f"http://127.0.0.1:{self.marathon_port}"
@@ -233,6 +264,8 @@ class Cluster:
     def stop(self) -> None:
         if self.marathon is not None:
             self.marathon.stop()
+        if self.chronos is not None:
+            self.chronos.stop()
         for a in self.agents:  # SIGUSR1: kill every task, checkpointed or not
             a.stop(sig=signal.SIGUSR1)
         if self.master is not None:

@@ -134,6 +134,25 @@ class MarathonSettings(BaseSettings):
     tick_interval: float = Field(0.5, gt=0)
 
 
+class ChronosSettings(BaseSettings):
+    """`dcos-core chronos`."""
+
+    model_config = SettingsConfigDict(env_prefix="DCOS_CHRONOS_", extra="forbid")
+
+    master: str = "127.0.0.1:5050"
+    ip: str = "127.0.0.1"
+    port: int = Field(4400, ge=1, le=65535)
+    hostname: str | None = None
+    work_dir: Path = Path("/var/lib/dcos-core/chronos")
+    store: str = Field("sqlite", pattern="^(sqlite|memory)$")
+    framework_name: str = "chronos"
+    role: str = "*"
+    user: str = "root"
+    failover_timeout: float = Field(604800.0, ge=0)
+    tick_interval: float = Field(0.2, gt=0)
+    failure_retry_delay: float = Field(10.0, ge=0, description="seconds before a retry")
+
+
 class LocalSettings(BaseSettings):
     """`dcos-core local`: a whole cluster on 127.0.0.1."""
 
@@ -147,6 +166,7 @@ class LocalSettings(BaseSettings):
     chronos_port: int = Field(4400, ge=1, le=65535)
     agent_resources: str | None = None
     marathon: bool = Field(True, description="run Marathon on marathon_port")
+    chronos: bool = Field(True, description="run Chronos on chronos_port")
     containerizers: str = "mesos"
     isolation: str | None = None
 

@@ -19,6 +19,7 @@ import typer
 from dcos_core import __version__
 from dcos_core.config import (
     AgentSettings,
+    ChronosSettings,
     LocalSettings,
     MarathonSettings,
     MasterSettings,
@@ -208,6 +209,7 @@ def local(
     ] = None,
     isolation: Annotated[str | None, typer.Option(help="agents' isolators")] = None,
     marathon: Annotated[bool | None, typer.Option(help="run Marathon too (default: yes)")] = None,
+    chronos: Annotated[bool | None, typer.Option(help="run Chronos too (default: yes)")] = None,
     config: Config = None,
     log_level: LogLevel = "warning",
 ) -> None:
@@ -247,6 +249,38 @@ def marathon(
     _logging(log_level)
     try:
         asyncio.run(run_marathon(settings))
+    except DcosError as e:
+        _fail(e)
+
+
+@app.command()
+def chronos(
+    master: Annotated[str | None, typer.Option(help="master host:port")] = None,
+    ip: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 4400)")] = None,
+    hostname: Annotated[str | None, typer.Option(help="name advertised to clients")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="Chronos' state and run ledger")] = None,
+    store: Annotated[str | None, typer.Option(help="sqlite (default) or memory")] = None,
+    framework_name: Annotated[str | None, typer.Option(help="framework name (chronos)")] = None,
+    role: Annotated[str | None, typer.Option(help="role of the framework (*)")] = None,
+    user: Annotated[str | None, typer.Option(help="default user of jobs (root)")] = None,
+    failure_retry_delay: Annotated[
+        float | None, typer.Option(help="seconds before a failed job is retried (10)")
+    ] = None,
+    config: Config = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run Chronos: cron for the cluster (ISO 8601 schedules, dependencies; REST on 4400)."""
+    from dcos_core.frameworks.chronos.run import run_chronos
+
+    flags = {k: v for k, v in locals().items() if k not in ("config", "log_level", "run_chronos")}
+    try:
+        settings = load_settings(ChronosSettings, flags, config, "chronos")
+    except DcosError as e:
+        _fail(e)
+    _logging(log_level)
+    try:
+        asyncio.run(run_chronos(settings))
     except DcosError as e:
         _fail(e)
 

@@ -103,6 +103,10 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
         marathon_args = ["marathon", "--master", master_addr, "--port", str(settings.marathon_port)]
         marathon_args += ["--work-dir", str(work / "marathon"), "--log-level", log_level]
         frameworks.append(_spawn(marathon_args, work / "marathon.log"))
+    if settings.chronos:
+        chronos_args = ["chronos", "--master", master_addr, "--port", str(settings.chronos_port)]
+        chronos_args += ["--work-dir", str(work / "chronos"), "--log-level", log_level]
+        frameworks.append(_spawn(chronos_args, work / "chronos.log"))
     code = 0
     try:
         with console.status(f"starting a master and {settings.agents} agent(s)..."):
@@ -111,7 +115,8 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
                 settings.agents,
                 [master, *agents, *frameworks],
                 lambda: stop_requested,
-                [f"http://127.0.0.1:{settings.marathon_port}/ping"] if settings.marathon else [],
+                [f"http://127.0.0.1:{settings.marathon_port}/ping"] * settings.marathon
+                + [f"http://127.0.0.1:{settings.chronos_port}/ping"] * settings.chronos,
             )
         if not ready:
             console.print(f"[red]cluster did not start; see the logs in {work}[/red]")
@@ -124,6 +129,10 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
             if settings.marathon:
                 console.print(
                     f"  marathon http://127.0.0.1:{settings.marathon_port}  (REST API v2: /v2/apps)"
+                )
+            if settings.chronos:
+                console.print(
+                    f"  chronos  http://127.0.0.1:{settings.chronos_port}  (/v1/scheduler/jobs)"
                 )
             console.print("Press Ctrl-C to stop.")
             while not stop_requested:

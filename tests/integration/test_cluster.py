@@ -73,6 +73,7 @@ def test_local_cluster_runs_example_framework_across_three_agents(tmp_path: Path
             "cpus:1;mem:1024;disk:1024;ports:[31000-31999]",
             "--marathon-port",
             str(marathon_port),
+            "--no-chronos",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

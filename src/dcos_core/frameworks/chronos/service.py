@@ -1,0 +1,592 @@
+"""`Chronos`: jobs, their runs, and the loop that plans and launches them exactly once.
+
+Every tick (`tick_interval`, injected clock):
+
+1. **Plan**: for each enabled scheduled job, the schedule's occurrences since the job's
+   `planned_until` become runs in the ledger, together with the new `planned_until`, in one store
+   transaction: an occurrence is planned exactly once, even across crashes. Occurrences missed
+   while Chronos was down are caught up (each once) or recorded as skipped, per job.
+2. **Launch**: pending runs are matched against offers; each run is marked LAUNCHING with its
+   task id *before* the ACCEPT goes out (see `ledger.py`).
+3. **Finish**: status updates move runs to SUCCEEDED (and trigger dependent jobs once all their
+   parents succeeded since their last run) or, after `retries` more attempts, FAILED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+from dcos_core.clock import Clock, SystemClock
+from dcos_core.errors import ConflictError, NotFoundError
+from dcos_core.frameworks.chronos.ledger import Ledger, Run, RunState, parse_task_id
+from dcos_core.frameworks.chronos.models import Job, job_from_storage, job_to_storage
+from dcos_core.frameworks.chronos.schedule import (
+    occurrences,
+    parse_iso8601_schedule,
+    plan_due,
+)
+from dcos_core.frameworks.placement import OfferMatcher, Request
+from dcos_core.frameworks.sdk_protocol import offer_id, task_info
+from dcos_core.state.store import Put, StateStore
+
+log = logging.getLogger("dcos_core.chronos")
+
+JOBS: Final = "chronos/jobs"
+TERMINAL_FAIL: Final = frozenset(
+    {"TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE"}
+)
+HISTORY: Final = 50  # finished runs kept per job
+MAX_PLAN_PER_TICK: Final = 1000  # occurrences planned per job per tick (a long downtime)
+ACCEPT_CONCURRENCY: Final = 16
+
+
+class Driver(Protocol):
+    async def accept(
+        self, offer_ids: list[str], operations: list[dict[str, Any]], refuse_seconds: float | None
+    ) -> None: ...
+    async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None: ...
+    async def kill(
+        self, task_id: str, agent_id: str | None = None, grace_period: float | None = None
+    ) -> None: ...
+    async def revive(self, roles: list[str] | None = None) -> None: ...
+    async def reconcile(self, tasks: list[tuple[str, str | None]] = ...) -> None: ...
+
+
+@dataclass
+class JobState:
+    job: Job
+    planned_until: float = 0.0
+    success_count: int = 0
+    error_count: int = 0
+    last_success: float | None = None
+    last_error: float | None = None
+    errors_since_last_success: int = 0
+    parents_done: dict[str, float] = field(default_factory=dict)  # parent -> last success
+    last_trigger: float = 0.0  # dependency jobs: the trigger time of the last planned run
+    history: deque[Run] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    missing_parents: list[str] = field(default_factory=list)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "job": job_to_storage(self.job),
+            "planned_until": self.planned_until,
+            "success_count": self.success_count,
+            "error_count": self.error_count,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "errors_since_last_success": self.errors_since_last_success,
+            "parents_done": self.parents_done,
+            "last_trigger": self.last_trigger,
+        }
+
+    @classmethod
+    def from_doc(cls, d: dict[str, Any]) -> JobState:
+        return cls(
+            job=job_from_storage(d["job"]),
+            planned_until=float(d.get("planned_until", 0.0)),
+            success_count=int(d.get("success_count", 0)),
+            error_count=int(d.get("error_count", 0)),
+            last_success=d.get("last_success"),
+            last_error=d.get("last_error"),
+            errors_since_last_success=int(d.get("errors_since_last_success", 0)),
+            parents_done=dict(d.get("parents_done", {})),
+            last_trigger=float(d.get("last_trigger", 0.0)),
+        )
+
+
+class Chronos:
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        clock: Clock | None = None,
+        role: str = "*",
+        tick_interval: float = 0.2,
+        retry_delay: float = 10.0,
+        missed_after: float = 60.0,
+        default_user: str | None = None,
+    ) -> None:
+        self.store = store
+        self.ledger = Ledger(store)
+        self.clock = clock or SystemClock()
+        self.role = role
+        self.tick_interval = tick_interval
+        self.retry_delay = retry_delay
+        self.missed_after = missed_after  # an occurrence older than this counts as missed
+        self.default_user = default_user
+        self.jobs: dict[str, JobState] = {}
+        self.runs: dict[str, Run] = {}  # unfinished runs by key
+        self.driver: Driver | None = None
+        self.framework_id: str | None = None
+        self._wake = asyncio.Event()
+        self._kills: list[tuple[str, str | None]] = []
+        self.launched_total = 0
+        self.started = self.clock.time()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        e = self.store.get("chronos/framework_id")
+        self.framework_id = str(e.value["id"]) if e else None
+        for entry in self.store.list(JOBS).values():
+            js = JobState.from_doc(entry.value)
+            self.jobs[js.job.name] = js
+        for run in self.ledger.all():
+            owner = self.jobs.get(run.job)
+            if run.state.finished:
+                if owner is not None:
+                    owner.history.append(run)
+            else:
+                self.runs[run.key] = run
+        for js in self.jobs.values():
+            js.history = deque(sorted(js.history, key=lambda r: r.scheduled), maxlen=HISTORY)
+        self._check_parents()
+        log.info("loaded %d jobs, %d unfinished runs", len(self.jobs), len(self.runs))
+
+    async def attach(self, driver: Driver, framework_id: str) -> None:
+        self.driver = driver
+        if framework_id != self.framework_id:
+            self.framework_id = framework_id
+            self.store.put("chronos/framework_id", {"id": framework_id})
+        await self.reconcile()
+        with contextlib.suppress(Exception):
+            await driver.revive()
+        self.wake()
+
+    async def reconcile(self) -> None:
+        """Ask the master about every run that may have a task (LAUNCHING or RUNNING)."""
+        if self.driver is None:
+            return
+        tasks = [
+            (r.task_id, r.agent_id)
+            for r in self.runs.values()
+            if r.task_id and r.state in (RunState.LAUNCHING, RunState.RUNNING)
+        ]
+        with contextlib.suppress(Exception):
+            if tasks:
+                await self.driver.reconcile(tasks)
+            await self.driver.reconcile([])
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        reconciled = self.clock.monotonic()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_interval)
+            self._wake.clear()
+            try:
+                await self.tick()
+                if self.clock.monotonic() - reconciled > 30:
+                    reconciled = self.clock.monotonic()
+                    await self.reconcile()
+            except Exception:
+                log.exception("chronos tick failed")
+
+    # ---- jobs ------------------------------------------------------------------------------
+
+    def get(self, name: str) -> JobState:
+        js = self.jobs.get(name)
+        if js is None:
+            raise NotFoundError(f"Job '{name}' not found")
+        return js
+
+    def put_job(self, job: Job) -> None:
+        """Create or replace a job (its counters and history are kept on replace)."""
+        now = self.clock.time()
+        for p in job.parents or []:
+            if p not in self.jobs and p != job.name:
+                raise NotFoundError(f"Parent job '{p}' not found")
+        if job.name in (job.parents or []):
+            raise ConflictError(f"Job '{job.name}' cannot depend on itself")
+        old = self.jobs.get(job.name)
+        js = JobState(job=job)
+        if old is not None:
+            js.success_count, js.error_count = old.success_count, old.error_count
+            js.last_success, js.last_error = old.last_success, old.last_error
+            js.errors_since_last_success = old.errors_since_last_success
+            js.history = old.history
+            js.parents_done = {
+                p: t for p, t in old.parents_done.items() if p in (job.parents or [])
+            }
+            js.last_trigger = old.last_trigger
+            same_schedule = (
+                old.job.schedule == job.schedule
+                and old.job.schedule_time_zone == job.schedule_time_zone
+            )
+            js.planned_until = old.planned_until if same_schedule else now
+        else:
+            js.planned_until = now - 1e-3  # an occurrence at exactly now still runs
+        if job.schedule:
+            parse_iso8601_schedule(job.schedule, job.schedule_time_zone or None)  # validate
+        self.store.put(f"{JOBS}/{_key(job.name)}", js.to_doc())
+        self.jobs[job.name] = js
+        self._check_parents()
+        self.wake()
+
+    def delete_job(self, name: str) -> None:
+        self.get(name)
+        for run in [r for r in self.runs.values() if r.job == name]:
+            if run.task_id and run.state in (RunState.LAUNCHING, RunState.RUNNING):
+                self._kills.append((run.task_id, run.agent_id))
+            self.runs.pop(run.key, None)
+        self.jobs.pop(name, None)
+        self.store.delete(f"{JOBS}/{_key(name)}")
+        self.ledger.delete_job(name)
+        self._check_parents()
+        self.wake()
+
+    def _check_parents(self) -> None:
+        """Report dependent jobs whose parents are gone (kept, never silently orphaned)."""
+        for js in self.jobs.values():
+            missing = [p for p in js.job.parents or [] if p not in self.jobs]
+            if missing and missing != js.missing_parents:
+                log.warning("job %s depends on deleted job(s) %s", js.job.name, missing)
+            js.missing_parents = missing
+
+    def start_now(self, name: str) -> Run:
+        """`PUT /scheduler/job/<name>`: run the job once now."""
+        js = self.get(name)
+        run = Run(js.job.name, self.clock.time(), kind="manual", planned_at=self.clock.time())
+        self.runs[run.key] = run
+        self.ledger.save(run)
+        self.wake()
+        return run
+
+    def kill_tasks(self, name: str) -> int:
+        """Kill the running tasks of a job (no retry for those)."""
+        self.get(name)
+        n = 0
+        for run in self.runs.values():
+            if (
+                run.job == name
+                and run.task_id
+                and run.state
+                in (
+                    RunState.LAUNCHING,
+                    RunState.RUNNING,
+                )
+            ):
+                run.reason = "killed"
+                self.ledger.save(run)
+                self._kills.append((run.task_id, run.agent_id))
+                n += 1
+        self.wake()
+        return n
+
+    def mark_success(self, name: str) -> None:
+        js = self.get(name)
+        now = self.clock.time()
+        self._succeeded(js, now, [])
+
+    def running(self, name: str) -> list[Run]:
+        return [r for r in self.runs.values() if r.job == name and not r.state.finished]
+
+    # ---- the tick --------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        now = self.clock.time()
+        self._plan(now)
+        if self.driver is not None:
+            kills, self._kills = self._kills, []
+            for task_id, agent_id in kills:
+                with contextlib.suppress(Exception):
+                    await self.driver.kill(task_id, agent_id)
+            if self._launchable(now):
+                with contextlib.suppress(Exception):
+                    await self.driver.revive()
+
+    def _plan(self, now: float) -> None:
+        until = datetime.fromtimestamp(now, UTC)
+        for js in self.jobs.values():
+            job = js.job
+            if job.disabled or not job.schedule or now <= js.planned_until:
+                continue
+            tz = job.schedule_time_zone or None
+            ri = parse_iso8601_schedule(job.schedule, tz)
+            after = datetime.fromtimestamp(js.planned_until, UTC)
+            times = occurrences(ri, after, until, tz)[:MAX_PLAN_PER_TICK]
+            # On time (late by at most epsilon): each runs once. Missed (Chronos or the master
+            # was down longer): one catch-up run for all of them, or none (`missedRuns`).
+            plan = plan_due(times, until, job.grace, job.missed_runs)
+            new_runs = []
+            for t, state, why in (
+                *((t, RunState.PENDING, "") for t in plan.run),
+                *(
+                    (t, RunState.SKIPPED, "missed: folded into one catch-up run")
+                    for t in plan.coalesced
+                ),
+                *(
+                    (t, RunState.SKIPPED, "missed while Chronos or the master was down")
+                    for t in plan.skipped
+                ),
+            ):
+                run = Run(job.name, t.timestamp(), planned_at=now, state=state, message=why)
+                if run.key not in self.runs:
+                    new_runs.append(run)
+            planned = times[-1].timestamp() if len(times) == MAX_PLAN_PER_TICK else now
+            js.planned_until = planned
+            # The runs and the new horizon in one transaction: each occurrence planned once.
+            ops = [Put(f"chronos/runs/{r.key}", r.to_doc()) for r in new_runs]
+            ops.append(Put(f"{JOBS}/{_key(job.name)}", js.to_doc()))
+            self.store.transaction(ops)
+            for r in new_runs:
+                if r.state.finished:
+                    js.history.append(r)
+                else:
+                    self.runs[r.key] = r
+
+    def _launchable(self, now: float) -> list[Run]:
+        busy = {
+            r.job for r in self.runs.values() if r.state in (RunState.LAUNCHING, RunState.RUNNING)
+        }
+        out = []
+        for r in sorted(self.runs.values(), key=lambda r: r.scheduled):
+            if r.state != RunState.PENDING or r.not_before > now:
+                continue
+            js = self.jobs.get(r.job)
+            if js is None:
+                continue
+            if not js.job.concurrent and r.job in busy:
+                continue
+            busy.add(r.job)
+            out.append(r)
+        return out
+
+    # ---- offers ----------------------------------------------------------------------------
+
+    async def handle_offers(self, offers: list[dict[str, Any]]) -> None:
+        assert self.driver is not None
+        now = self.clock.time()
+        todo = self._launchable(now)
+        if not todo:
+            with contextlib.suppress(Exception):
+                await self.driver.decline([offer_id(o) for o in offers], refuse_seconds=5.0)
+            return
+        matcher = OfferMatcher(offers)
+        by_offer: dict[str, list[dict[str, Any]]] = {}
+        launching: list[Run] = []
+        for run in todo:
+            job = self.jobs[run.job].job
+            m = matcher.match(job.name, Request(cpus=job.cpus, mem=job.mem, disk=job.disk), [])
+            if m is None:
+                continue
+            run.attempt += 1
+            run.task_id = run.task_id_for(run.attempt)
+            run.agent_id = m.agent_id
+            run.state = RunState.LAUNCHING
+            run.started_at = None
+            launching.append(run)
+            by_offer.setdefault(m.offer_id, []).append(self._task_info(job, run, m))
+        # Recorded before the ACCEPTs: a crash in between is found by reconciliation.
+        self.ledger.save_many(launching)
+        self.launched_total += len(launching)
+        driver = self.driver
+        slots = asyncio.Semaphore(ACCEPT_CONCURRENCY)
+
+        async def accept(oid: str, infos: list[dict[str, Any]]) -> None:
+            async with slots:
+                try:
+                    launch = {"type": "LAUNCH", "launch": {"task_infos": infos}}
+                    await driver.accept([oid], [launch], refuse_seconds=1.0)
+                except Exception as e:  # the master answers TASK_DROPPED/UNKNOWN: relaunched
+                    log.warning("ACCEPT of %s failed: %s", oid, e)
+
+        await asyncio.gather(*(accept(o, i) for o, i in by_offer.items()))
+        unused = [offer_id(o) for o in offers if offer_id(o) not in by_offer]
+        if unused:
+            with contextlib.suppress(Exception):
+                await driver.decline(unused, refuse_seconds=1.0)
+
+    def _task_info(self, job: Job, run: Run, m: Any) -> dict[str, Any]:
+        assert run.task_id is not None
+        env = {v.name: v.value for v in job.environment_variables}
+        env.update(
+            {
+                "CHRONOS_JOB_NAME": job.name,
+                "CHRONOS_JOB_OWNER": job.owner,
+                "CHRONOS_RESOURCE_CPU": f"{job.cpus:g}",
+                "CHRONOS_RESOURCE_MEM": f"{job.mem:g}",
+                "CHRONOS_RESOURCE_DISK": f"{job.disk:g}",
+                "CHRONOS_SCHEDULED_TIME": datetime.fromtimestamp(run.scheduled, UTC).isoformat(),
+                "CHRONOS_SCHEDULED_MS": str(round(run.scheduled * 1000)),
+                "CHRONOS_RUN_ATTEMPT": str(run.attempt),
+            }
+        )
+        if job.shell:
+            command, shell, args = job.command, True, None
+        else:
+            command, shell, args = job.command, False, [job.command, *job.arguments]
+        return task_info(
+            f"ChronosTask:{job.name}",
+            run.task_id,
+            m.agent_id,
+            m.resources,
+            command,
+            shell=shell,
+            arguments=args,
+            environment=env,
+            user=job.run_as_user or self.default_user,
+            container=job.container_info(),
+            labels={"chronos_job": job.name},
+        )
+
+    # ---- status updates --------------------------------------------------------------------
+
+    def on_status(self, status: dict[str, Any]) -> None:
+        task_id = str(status["task_id"]["value"])
+        state = str(status["state"])
+        now = self.clock.time()
+        parsed = parse_task_id(task_id)
+        run = None
+        if parsed is not None:
+            from dcos_core.frameworks.chronos.ledger import run_key
+
+            run = self.runs.get(run_key(parsed[0], parsed[1]))
+        if run is None or run.task_id != task_id:
+            terminal = state in TERMINAL_FAIL or state in ("TASK_FINISHED", "TASK_UNKNOWN")
+            if not terminal:  # a task of no unfinished run: never run it twice
+                agent = (status.get("agent_id") or {}).get("value")
+                self._kills.append((task_id, agent))
+                self.wake()
+            return
+        js = self.jobs.get(run.job)
+        if state == "TASK_RUNNING":
+            if run.state != RunState.RUNNING:
+                run.state = RunState.RUNNING
+                run.started_at = now
+                self.ledger.save(run)
+            return
+        if state in ("TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_UNREACHABLE"):
+            return
+        if state == "TASK_UNKNOWN" and run.state == RunState.LAUNCHING:
+            # The master never saw this launch (a crash before the ACCEPT): launch it again,
+            # without counting an attempt.
+            run.state = RunState.PENDING
+            run.attempt -= 1
+            run.task_id = None
+            self.ledger.save(run)
+            self.wake()
+            return
+        run.attempts.append(
+            {
+                "task_id": task_id,
+                "state": state,
+                "message": status.get("message", ""),
+                "reason": status.get("reason", ""),
+                "at": now,
+            }
+        )
+        if state == "TASK_FINISHED":
+            run.state = RunState.SUCCEEDED
+            run.finished_at = now
+            self._finish(run)
+            if js is not None:
+                self._succeeded(js, now, [run])
+            return
+        run.message = str(status.get("message", ""))
+        run.reason = run.reason or str(status.get("reason", ""))
+        retries = js.job.retries if js is not None else 0
+        if run.reason != "killed" and run.attempt < 1 + retries and js is not None:
+            run.state = RunState.PENDING
+            run.not_before = now + self.retry_delay
+            run.task_id = None
+            self.ledger.save(run)
+            self.wake()
+            return
+        run.state = RunState.FAILED
+        run.finished_at = now
+        self._finish(run)
+        if js is not None:
+            js.error_count += 1
+            js.errors_since_last_success += 1
+            js.last_error = now
+            self.store.put(f"{JOBS}/{_key(js.job.name)}", js.to_doc())
+            if js.job.soft_error:
+                self._trigger_children(js.job.name, now)
+
+    def _finish(self, run: Run) -> None:
+        self.runs.pop(run.key, None)
+        js = self.jobs.get(run.job)
+        self.ledger.save(run)
+        if js is not None:
+            if len(js.history) == HISTORY:
+                self.ledger.prune([js.history[0]])
+            js.history.append(run)
+
+    def _succeeded(self, js: JobState, now: float, runs: list[Run]) -> None:
+        js.success_count += 1
+        js.errors_since_last_success = 0
+        js.last_success = now
+        self.store.put(f"{JOBS}/{_key(js.job.name)}", js.to_doc())
+        self._trigger_children(js.job.name, now)
+
+    def _trigger_children(self, parent: str, when: float) -> None:
+        for child in self.jobs.values():
+            parents = child.job.parents or []
+            if parent not in parents or child.job.disabled:
+                continue
+            child.parents_done[parent] = when
+            ready = all(child.parents_done.get(p, 0.0) > child.last_trigger for p in parents)
+            if not ready:
+                self.store.put(f"{JOBS}/{_key(child.job.name)}", child.to_doc())
+                continue
+            trigger = max(child.parents_done[p] for p in parents)
+            child.last_trigger = trigger
+            run = Run(child.job.name, trigger, kind="dependency", planned_at=when)
+            ops = [
+                Put(f"chronos/runs/{run.key}", run.to_doc()),
+                Put(f"{JOBS}/{_key(child.job.name)}", child.to_doc()),
+            ]
+            self.store.transaction(ops)
+            self.runs[run.key] = run
+        self.wake()
+
+    # ---- read models -----------------------------------------------------------------------
+
+    def stats(self, js: JobState) -> dict[str, Any]:
+        return {
+            "successCount": js.success_count,
+            "errorCount": js.error_count,
+            "lastSuccess": _iso(js.last_success),
+            "lastError": _iso(js.last_error),
+            "errorsSinceLastSuccess": js.errors_since_last_success,
+        }
+
+    def job_state(self, js: JobState) -> str:
+        running = [r for r in self.runs.values() if r.job == js.job.name]
+        if any(r.state in (RunState.LAUNCHING, RunState.RUNNING) for r in running):
+            n = sum(1 for r in running if r.state in (RunState.LAUNCHING, RunState.RUNNING))
+            return f"{n} running"
+        if running:
+            return "queued"
+        return "idle"
+
+    def job_status(self, js: JobState) -> str:
+        if js.last_success is None and js.last_error is None:
+            return "fresh"
+        if js.last_error is not None and (js.last_success or 0) < js.last_error:
+            return "failure"
+        return "success"
+
+
+def _iso(t: float | None) -> str:
+    if t is None:
+        return ""
+    return (
+        datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{int(t * 1000) % 1000:03d}Z"
+    )
+
+
+def _key(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
