@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ TERMINAL_FAIL: Final = frozenset(
 )
 HISTORY: Final = 50  # finished runs kept per job
 MAX_PLAN_PER_TICK: Final = 1000  # occurrences planned per job per tick (a long downtime)
+# Parsed once per (schedule, zone), not once per job per tick (immutable RepeatingIntervals).
+_parse_schedule: Final = functools.lru_cache(maxsize=4096)(parse_iso8601_schedule)
 ACCEPT_CONCURRENCY: Final = 16
 
 
@@ -310,9 +313,12 @@ class Chronos:
             if job.disabled or not job.schedule or now <= js.planned_until:
                 continue
             tz = job.schedule_time_zone or None
-            ri = parse_iso8601_schedule(job.schedule, tz)
+            ri = _parse_schedule(job.schedule, tz)
             after = datetime.fromtimestamp(js.planned_until, UTC)
             times = occurrences(ri, after, until, tz)[:MAX_PLAN_PER_TICK]
+            if not times:  # nothing due: no write (a restart re-plans the same empty span)
+                js.planned_until = now
+                continue
             # On time (late by at most epsilon): each runs once. Missed (Chronos or the master
             # was down longer): one catch-up run for all of them, or none (`missedRuns`).
             plan = plan_due(times, until, job.grace, job.missed_runs)
