@@ -400,6 +400,19 @@ def bench_marathon(
     typer.echo(json.dumps(result))
 
 
+@bench_app.command("chronos")
+def bench_chronos(
+    jobs: Annotated[int, typer.Option(help="jobs due in the same second")] = 1000,
+    agents: Annotated[int, typer.Option(help="agents (real processes)")] = 3,
+    timeout: Annotated[float, typer.Option(help="cap on the wait in s")] = 120.0,
+) -> None:
+    """Chronos: schedule lateness (start - scheduled time) p50/p99; prints JSON."""
+    from dcos_core.frameworks.chronos.bench import run
+
+    result: dict[str, Any] = asyncio.run(run(jobs, agents, timeout=timeout))
+    typer.echo(json.dumps(result))
+
+
 def main() -> None:
     app()
 
