@@ -32,6 +32,7 @@ JOBS = 20
 CHAOS_SECONDS = float(os.environ.get("CHRONOS_CHAOS_SECONDS", "120"))
 EPSILON_S = 60  # the lateness bound: no occurrence counts as missed during the chaos
 SETTLE_SECONDS = 15.0
+PAUSE = tuple(float(x) for x in os.environ.get("CHRONOS_CHAOS_PAUSE", "5,15").split(","))
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_every_scheduled_time_runs_exactly_once_under_sigkill_chaos(
     kills = {"chronos": 0, "master": 0}
     chaos_end = time.monotonic() + CHAOS_SECONDS
     while True:
-        pause = rng.uniform(5, 15)
+        pause = rng.uniform(PAUSE[0], PAUSE[1])
         if time.monotonic() + pause >= chaos_end:
             time.sleep(max(0.0, chaos_end - time.monotonic()))
             break

@@ -4,9 +4,12 @@ A run is the unit of exactly-once. Its key is the job and the time it was schedu
 schedule occurrence, the moment its parents completed, or the moment of a manual start), so that
 planning the same occurrence twice finds the existing run instead of making a second one. A run
 moves PENDING -> LAUNCHING (task id chosen and *stored* before the ACCEPT is sent) -> RUNNING ->
-SUCCEEDED | FAILED (after its retries) | SKIPPED (a missed run of a `skip` job). Each launch
-attempt has its own task id `ct:<job>:<scheduled ms>:<attempt>`, so a status update always names
-the run and attempt it belongs to.
+SUCCEEDED | FAILED (after its retries) | SKIPPED (a missed run of a `skip` job). Each launch has
+its own task id `ct:<job>:<scheduled ms>:<launch>`, so a status update always names the run and
+launch it belongs to. `launch` counts every launch of the run and is never reused, not even when a
+launch the master never saw is launched again without consuming an attempt: a late answer about
+the earlier launch (a second reconciliation's TASK_UNKNOWN) can then never be taken for one about
+the new launch, which is running.
 
 After a crash, LAUNCHING and RUNNING runs are reconciled with the master by task id (and agent
 id): the master answers with the task's state, or TASK_UNKNOWN for a task it never saw (the crash
@@ -45,7 +48,8 @@ class Run:
     scheduled: float  # epoch seconds: the occurrence (or trigger time) this run is for
     kind: str = "schedule"  # schedule | dependency | manual
     state: RunState = RunState.PENDING
-    attempt: int = 0  # launch attempts so far
+    attempt: int = 0  # launch attempts so far (CHRONOS_RUN_ATTEMPT; counts against retries)
+    launches: int = 0  # launches so far, including relaunches of launches never seen: task ids
     task_id: str | None = None
     agent_id: str | None = None
     not_before: float = 0.0  # retry delay

@@ -385,7 +385,8 @@ class Chronos:
             if m is None:
                 continue
             run.attempt += 1
-            run.task_id = run.task_id_for(run.attempt)
+            run.launches = max(run.launches, run.attempt - 1) + 1  # a fresh task id
+            run.task_id = run.task_id_for(run.launches)
             run.agent_id = m.agent_id
             run.state = RunState.LAUNCHING
             run.started_at = None
@@ -472,9 +473,10 @@ class Chronos:
             return
         if state in ("TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_UNREACHABLE"):
             return
-        if state == "TASK_UNKNOWN" and run.state == RunState.LAUNCHING:
-            # The master never saw this launch (a crash before the ACCEPT): launch it again,
-            # without counting an attempt.
+        if state in ("TASK_UNKNOWN", "TASK_DROPPED") and run.state == RunState.LAUNCHING:
+            # The master never saw this launch (a crash before the ACCEPT), or dropped it before
+            # the agent got it (an offer of a master that has since restarted): launch it again,
+            # without counting an attempt, under a new task id (see `ledger.py`).
             run.state = RunState.PENDING
             run.attempt -= 1
             run.task_id = None
