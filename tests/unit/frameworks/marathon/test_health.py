@@ -262,7 +262,9 @@ async def _until(cond: Any) -> None:
 
 
 def test_stop_unknown_task_is_a_noop() -> None:
-    HealthChecker(FakeClock()).stop("nope")
+    checker = HealthChecker(FakeClock())
+    checker.stop("nope")
+    assert checker.watching() == [] and checker.results("nope") == []
 
 
 @pytest.mark.parametrize("protocol", ["HTTP", "TCP"])
