@@ -47,6 +47,7 @@ MAX_PLAN_PER_TICK: Final = 1000  # occurrences planned per job per tick (a long 
 # Parsed once per (schedule, zone), not once per job per tick (immutable RepeatingIntervals).
 _parse_schedule: Final = functools.lru_cache(maxsize=4096)(parse_iso8601_schedule)
 ACCEPT_CONCURRENCY: Final = 16
+REVIVE_EVERY: Final = 2.0  # seconds between REVIVE calls while runs wait for offers
 
 
 class Driver(Protocol):
@@ -129,6 +130,8 @@ class Chronos:
         self.framework_id: str | None = None
         self._wake = asyncio.Event()
         self._kills: list[tuple[str, str | None]] = []
+        self._waiting = False
+        self._revived_at = 0.0
         self.launched_total = 0
         self.started = self.clock.time()
 
@@ -302,9 +305,15 @@ class Chronos:
             for task_id, agent_id in kills:
                 with contextlib.suppress(Exception):
                     await self.driver.kill(task_id, agent_id)
-            if self._launchable(now):
+            # Ask for offers when runs start waiting, and again every REVIVE_EVERY seconds while
+            # they wait (declined offers are filtered for a while) -- not on every tick.
+            mono = self.clock.monotonic()
+            waiting = bool(self._launchable(now))
+            if waiting and (not self._waiting or mono - self._revived_at >= REVIVE_EVERY):
+                self._revived_at = mono
                 with contextlib.suppress(Exception):
                     await self.driver.revive()
+            self._waiting = waiting
 
     def _plan(self, now: float) -> None:
         until = datetime.fromtimestamp(now, UTC)
