@@ -78,6 +78,7 @@ TERMINAL: Final = frozenset(
 FAILED: Final = frozenset(
     {"TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_FINISHED"}
 )
+REVIVE_EVERY: Final = 2.0  # seconds between REVIVE calls while instances wait for offers
 MIN_TICK: Final = 0.1  # seconds: the shortest time between two ticks
 KILL_CONCURRENCY: Final = 32
 ACCEPT_CONCURRENCY: Final = 16  # ACCEPT calls in flight (one per offer used)
@@ -174,6 +175,7 @@ class Marathon:
         self.launched_total = 0
         self.started = self.clock.time()
         self._kills: list[Tracked] = []
+        self._revived_at = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -513,16 +515,18 @@ class Marathon:
             return True
         if rt.queued:
             return False
-        active = [
+        # Instances being killed count until they are gone: a deployment is done when the old
+        # ones have ended, not when they were asked to (as in Marathon).
+        live = [
             t
             for t in self.instances.values()
-            if t.inst.app_id == rt.app.id and not t.killing and t.inst.state not in TERMINAL
+            if t.inst.app_id == rt.app.id and t.inst.state not in TERMINAL
         ]
-        if any(t.inst.version != rt.config_version for t in active):
+        if any(t.inst.version != rt.config_version or t.killing for t in live):
             return False
-        if len(active) != rt.app.instances:
+        if len(live) != rt.app.instances:
             return False
-        return all(self.healthy(t, rt.app) for t in active)
+        return all(self.healthy(t, rt.app) for t in live)
 
     def _advance_deployments(self) -> None:
         for dep in list(self.deployments.values()):
@@ -559,7 +563,11 @@ class Marathon:
         self._advance_deployments()
         if self.driver is not None:
             total = self.queued_total()
-            if total and self._queue_was_empty:
+            # REVIVE when instances start waiting, and every REVIVE_EVERY s while they wait (a
+            # lost REVIVE or offers declined meanwhile must not leave them waiting for long).
+            mono = self.clock.monotonic()
+            if total and (self._queue_was_empty or mono - self._revived_at >= REVIVE_EVERY):
+                self._revived_at = mono
                 with contextlib.suppress(Exception):
                     await self.driver.revive()
             self._queue_was_empty = total == 0
