@@ -22,10 +22,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
+from urllib.parse import quote
 
 from dcos_core.clock import Clock, SystemClock
 from dcos_core.errors import ConflictError, NotFoundError
-from dcos_core.frameworks.chronos.ledger import Ledger, Run, RunState, parse_task_id
+from dcos_core.frameworks.chronos.ledger import Ledger, Run, RunState, parse_task_id, run_key
 from dcos_core.frameworks.chronos.models import Job, job_from_storage, job_to_storage
 from dcos_core.frameworks.chronos.schedule import (
     occurrences,
@@ -463,8 +464,6 @@ class Chronos:
         parsed = parse_task_id(task_id)
         run = None
         if parsed is not None:
-            from dcos_core.frameworks.chronos.ledger import run_key
-
             run = self.runs.get(run_key(parsed[0], parsed[1]))
         if run is None or run.task_id != task_id:
             terminal = state in TERMINAL_FAIL or state in ("TASK_FINISHED", "TASK_UNKNOWN")
@@ -604,6 +603,4 @@ def _iso(t: float | None) -> str:
 
 
 def _key(name: str) -> str:
-    from urllib.parse import quote
-
     return quote(name, safe="")
