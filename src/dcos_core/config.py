@@ -151,6 +151,13 @@ class ChronosSettings(BaseSettings):
     failover_timeout: float = Field(604800.0, ge=0)
     tick_interval: float = Field(0.2, gt=0)
     failure_retry_delay: float = Field(10.0, ge=0, description="seconds before a retry")
+    prelaunch: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="seconds before its time a run of a job without a container image may be "
+        "launched; its command still starts at its time (0: launch at the time)",
+    )
 
 
 class LocalSettings(BaseSettings):

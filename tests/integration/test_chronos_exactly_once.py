@@ -4,13 +4,15 @@
 SIGKILL and restarted at random moments (seeded). Every job appends one line per start to a log
 file on the host: "<job> <scheduled ms> <attempt> <task id> <write ms>". Afterwards every
 scheduled time (computed exactly from the schedule with `dcos_core.frameworks.chronos.schedule`)
-must have exactly one line, written within the job's lateness bound (`epsilon`). Missed (no
-line), doubled (more than one line) and late runs are reported; all must be 0.
+must have exactly one line, written within the job's lateness bound (`epsilon`) and not before
+the scheduled time (Chronos prelaunches tasks; their commands must still start on time). Missed
+(no line), doubled (more than one line), late and early runs are reported; all must be 0.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -143,14 +145,22 @@ def test_every_scheduled_time_runs_exactly_once_under_sigkill_chaos(
             bad_lines.append(ln)
             continue
         observed[(parts[0], int(parts[1]))].append(parts)
-    expected_total = missed = doubled = late = 0
+    expected_total = missed = doubled = late = early = 0
+    lateness: list[float] = []
     problems: list[str] = []
     per_job: dict[str, dict[str, Any]] = {}
     for name, (schedule, period) in sorted(jobs.items()):
         ri = parse_iso8601_schedule(schedule)
         first = ri.start - timedelta(milliseconds=1)
         times = occurrences(ri, first, end_wall - timedelta(seconds=period))
-        stats = {"period": period, "expected": len(times), "missed": 0, "doubled": 0, "late": 0}
+        stats = {
+            "period": period,
+            "expected": len(times),
+            "missed": 0,
+            "doubled": 0,
+            "late": 0,
+            "early": 0,
+        }
         for t in times:
             ms = round(t.timestamp() * 1000)
             lines = observed.get((name, ms), [])
@@ -162,6 +172,10 @@ def test_every_scheduled_time_runs_exactly_once_under_sigkill_chaos(
                 stats["doubled"] += 1
                 problems.append(f"DOUBLED {name} {_iso(t)} ({ms}): {lines}")
             written = min(int(x[4]) for x in lines)
+            lateness.append((written - ms) / 1000)
+            if written < ms:  # `date +%s%3N` truncates: a start on time is never below
+                stats["early"] += 1
+                problems.append(f"EARLY   {name} {_iso(t)} ({ms}): {(ms - written) / 1000} s")
             if written - ms > EPSILON_S * 1000:
                 stats["late"] += 1
                 problems.append(f"LATE    {name} {_iso(t)} ({ms}): {(written - ms) / 1000:.1f} s")
@@ -178,15 +192,25 @@ def test_every_scheduled_time_runs_exactly_once_under_sigkill_chaos(
         missed += stats["missed"]
         doubled += stats["doubled"]
         late += stats["late"]
+        early += stats["early"]
         per_job[name] = stats
 
-    print(f"\n{'job':8} {'period':>6} {'expected':>8} {'missed':>6} {'doubled':>7} {'late':>4}")
+    print(
+        f"\n{'job':8} {'period':>6} {'expected':>8} {'missed':>6} {'doubled':>7} {'late':>4} "
+        f"{'early':>5}"
+    )
     for name, s in per_job.items():
         print(
             f"{name:8} {s['period']:>6} {s['expected']:>8} {s['missed']:>6} "
-            f"{s['doubled']:>7} {s['late']:>4}"
+            f"{s['doubled']:>7} {s['late']:>4} {s['early']:>5}"
         )
-    print(f"{'total':8} {'':>6} {expected_total:>8} {missed:>6} {doubled:>7} {late:>4}")
+    print(f"{'total':8} {'':>6} {expected_total:>8} {missed:>6} {doubled:>7} {late:>4} {early:>5}")
+    lateness.sort()
+    pct = {
+        q: lateness[max(0, math.ceil(q / 100 * len(lateness)) - 1)] if lateness else None
+        for q in (50, 99, 100)
+    }
+    print(f"lateness (s): p50 {pct[50]}, p99 {pct[99]}, max {pct[100]}")
     print(f"kills: {kills}; lines: {sum(map(len, observed.values()))}; bad lines: {bad_lines}")
     for p in problems:
         print(p)
@@ -198,6 +222,8 @@ def test_every_scheduled_time_runs_exactly_once_under_sigkill_chaos(
         "missed": missed,
         "doubled": doubled,
         "late": late,
+        "early": early,
+        "lateness_s": {"p50": pct[50], "p99": pct[99], "max": pct[100]},
         "bad_lines": bad_lines,
         "jobs": per_job,
         "problems": problems,
@@ -208,4 +234,4 @@ def test_every_scheduled_time_runs_exactly_once_under_sigkill_chaos(
     assert expected_total >= JOBS * (CHAOS_SECONDS // 5 - 2)
     assert kills["chronos"] > 0 and kills["master"] > 0
     assert not bad_lines
-    assert (missed, doubled, late) == (0, 0, 0), "\n".join(problems[:50])
+    assert (missed, doubled, late, early) == (0, 0, 0, 0), "\n".join(problems[:50])

@@ -84,7 +84,9 @@ def read_starts(path: Path) -> dict[str, list[float]]:
     return out
 
 
-async def _start_chronos(work: Path, master_port: int, procs: list[_Proc]) -> tuple[int, _Proc]:
+async def _start_chronos(
+    work: Path, master_port: int, procs: list[_Proc], prelaunch: float
+) -> tuple[int, _Proc]:
     port = free_port()
     chronos = _Proc(
         [
@@ -99,6 +101,8 @@ async def _start_chronos(work: Path, master_port: int, procs: list[_Proc]) -> tu
             str(work / "chronos"),
             "--store",
             "memory",
+            "--prelaunch",
+            str(prelaunch),
             "--log-level",
             "warning",
         ],
@@ -160,6 +164,7 @@ async def run(
     timeout: float = 120.0,
     poll: float = 0.2,
     tmp_dir: Path | None = None,
+    prelaunch: float = 15.0,
 ) -> dict[str, Any]:
     """One run on a fresh master + agents + Chronos; returns the figures (JSON-ready).
 
@@ -167,7 +172,8 @@ async def run(
     that every POST is answered before it); `concurrency`: POSTs in flight; `timeout`: how long
     after the scheduled time to wait for every job to have run; `poll`: how often the start
     file is read; `tmp_dir`: where the temp dir (work dirs of every process, the start file)
-    goes (default: the system's; e.g. `/dev/shm` to take the disk's fsyncs out of the figures).
+    goes (default: the system's; e.g. `/dev/shm` to take the disk's fsyncs out of the figures);
+    `prelaunch`: Chronos' `--prelaunch` (0: every task is launched at the scheduled time).
     """
     if jobs < 1 or agents < 1 or concurrency < 1:
         raise ValueError("need jobs >= 1, agents >= 1 and concurrency >= 1")
@@ -185,7 +191,7 @@ async def run(
         res = f"cpus:{cpus:g};mem:{mem};disk:{disk};ports:[31000-31999]"
         real_agents = await _start_real_agents(work, master_port, agents, res, procs)
         await _wait_agents(http, master_port, agents, 120)
-        cport, chronos = await _start_chronos(work, master_port, procs)
+        cport, chronos = await _start_chronos(work, master_port, procs, prelaunch)
         await _wait_framework(http, master_port, 60)
         url = f"http://{HOST}:{cport}/v1/scheduler"
         setup_s = time.monotonic() - t_setup
@@ -246,6 +252,7 @@ async def run(
             "jobs": jobs,
             "agents": agents,
             "containerizer": "posix (no isolation)",
+            "prelaunch_seconds": prelaunch,
             "work_dir_fs": _fs_type(work),
             "agent_resources": {"cpus": cpus, "mem": mem, "disk": disk},
             "job_resources": {"cpus": JOB_CPUS, "mem": JOB_MEM, "disk": JOB_DISK},
