@@ -15,12 +15,20 @@ After a crash, LAUNCHING and RUNNING runs are reconciled with the master by task
 id): the master answers with the task's state, or TASK_UNKNOWN for a task it never saw (the crash
 came before the ACCEPT: launching again is safe), or nothing while the task's agent has not
 re-registered (wait).
+
+Each attempt that ended is kept in `Run.attempts` (task id, state, start and end, exit code,
+reason, message, agent host and sandbox URL); `Run.host` and `Run.sandbox` describe the latest
+launch. The Metronome API names a run by `run_id`: its scheduled time in UTC as
+``YYYYmmddHHMMSS`` + milliseconds (``20260329010000000``), which `parse_run_id` maps back to the
+ledger key (a job has at most one run per scheduled millisecond).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -47,6 +55,7 @@ class Run:
     job: str
     scheduled: float  # epoch seconds: the occurrence (or trigger time) this run is for
     kind: str = "schedule"  # schedule | dependency | manual
+    schedule_id: str = ""  # Metronome jobs: the schedule this occurrence comes from
     state: RunState = RunState.PENDING
     attempt: int = 0  # launch attempts so far (CHRONOS_RUN_ATTEMPT; counts against retries)
     launches: int = 0  # launches so far, including relaunches of launches never seen: task ids
@@ -58,8 +67,8 @@ class Run:
     finished_at: float | None = None
     message: str = ""
     reason: str = ""
-    host: str = ""
-    sandbox: str = ""
+    host: str = ""  # "<ip>:<port>" of the agent of the latest launch
+    sandbox: str = ""  # the latest launch's sandbox: the agent's /files/browse URL
     attempts: list[dict[str, Any]] = field(default_factory=list)  # history of attempts
 
     @property
@@ -83,6 +92,38 @@ class Run:
 
 def run_key(job: str, scheduled: float) -> str:
     return f"{quote(job, safe='')}/{round(scheduled * 1000):015d}"
+
+
+_RUN_ID_RE = re.compile(r"(\d{14})(\d{3})")
+
+
+def run_id(scheduled: float) -> str:
+    """The Metronome-style id of the run scheduled at `scheduled` (epoch seconds).
+
+    Example:
+        >>> run_id(1774746000.0)
+        '20260329010000000'
+    """
+    ms = round(scheduled * 1000)
+    seconds, millis = divmod(ms, 1000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d%H%M%S") + f"{millis:03d}"
+
+
+def parse_run_id(text: str) -> float | None:
+    """The scheduled time (epoch seconds) of the run called `text`, or None if not a run id.
+
+    Example:
+        >>> parse_run_id("20260329010000000"), parse_run_id("nope")
+        (1774746000.0, None)
+    """
+    m = _RUN_ID_RE.fullmatch(text)
+    if m is None:
+        return None
+    try:
+        t = datetime.strptime(m[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return (round(t.timestamp()) * 1000 + int(m[2])) / 1000
 
 
 def parse_task_id(task_id: str) -> tuple[str, float, int] | None:

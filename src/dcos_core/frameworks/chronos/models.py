@@ -44,6 +44,10 @@ Metronome jobs (``/v1/jobs``)
 `MetronomeJob` is a Metronome ``JobSpec`` with cron ``schedules`` (``ScheduleSpec``). Invalid
 input raises `MetronomeValidationError`, whose `body()` is Metronome's 422 body
 ``{"message": "Object is not valid", "details": [{"path": "/run/mem", "errors": ["..."]}]}``.
+`metronome_to_job` gives the `Job` the Chronos service plans and launches for a Metronome job
+(one job namespace, one run ledger): its name is the job's id, it has neither an ISO 8601
+schedule nor parents (its cron schedules are planned from the spec), and it is ``concurrent``
+(``concurrencyPolicy`` is applied when occurrences are planned).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ __all__ = [
     "format_chronos_time",
     "job_from_storage",
     "job_to_storage",
+    "metronome_to_job",
     "parse_job",
     "parse_metronome_job",
     "parse_metronome_schedule",
@@ -737,3 +742,43 @@ def render_metronome_job(job: MetronomeJob, *, embed_schedules: bool = True) -> 
     if embed_schedules:
         out["schedules"] = [render_metronome_schedule(s) for s in job.schedules]
     return out
+
+
+def metronome_to_job(spec: MetronomeJob) -> Job:
+    """The Chronos `Job` the service keeps for the Metronome job `spec` (validated already).
+
+    It is neither a schedule job nor a dependency job, so it is built without `Job`'s shape
+    check: name = id, resources and user from ``run``, ``env`` (plain string values only; secret
+    references are not supported), ``docker.image`` as a DOCKER container, ``concurrent``.
+    Retries are decided from ``run.restart`` by the service, not from `Job.retries`.
+    """
+    r = spec.run
+    if r.cmd:
+        command, shell, arguments = r.cmd, True, []
+    elif r.args:
+        command, shell, arguments = r.args[0], False, list(r.args[1:])
+    else:
+        command, shell, arguments = "", False, []
+    container = (
+        Container(image=r.docker.image, force_pull_image=r.docker.force_pull_image)
+        if r.docker is not None
+        else None
+    )
+    env = [EnvironmentVariable(name=k, value=v) for k, v in r.env.items() if isinstance(v, str)]
+    return Job.model_construct(
+        name=spec.id,
+        command=command,
+        shell=shell,
+        arguments=arguments,
+        schedule=None,
+        parents=None,
+        description=spec.description,
+        retries=0,
+        cpus=r.cpus,
+        mem=r.mem,
+        disk=r.disk,
+        concurrent=True,
+        run_as_user=r.user or "",
+        container=container,
+        environment_variables=env,
+    )

@@ -10,6 +10,26 @@ Every tick (`tick_interval`, injected clock):
    task id *before* the ACCEPT goes out (see `ledger.py`).
 3. **Finish**: status updates move runs to SUCCEEDED (and trigger dependent jobs once all their
    parents succeeded since their last run) or, after `retries` more attempts, FAILED.
+
+Metronome jobs (`/v1/jobs`, `JobState.spec`) share the job namespace, the ledger and this loop.
+Their cron schedules are planned like ISO schedules (occurrences after `planned_until`, in one
+transaction with the new `planned_until`), per schedule:
+
+* an occurrence late by more than ``startingDeadlineSeconds`` is recorded SKIPPED ("missed:
+  starting deadline of N s passed"); a planned run that could not be launched within that
+  deadline (no offers) is FAILED (reason ``deadline``) rather than launched late;
+* ``concurrencyPolicy: FORBID``: an occurrence due while a run of the job is unfinished is
+  recorded SKIPPED ("FORBID: previous run still active") and not queued (Metronome 0.4.0);
+  ``ALLOW`` runs it alongside.
+
+Retries follow ``run.restart``: ``NEVER`` none; ``ON_FAILURE`` relaunches a failed run while it
+is younger than ``activeDeadlineSeconds`` (from its creation), or, without a deadline, up to
+`METRONOME_RETRIES` times.
+
+Every launch records the agent (`Run.host`) and, on TASK_RUNNING, the sandbox URL of the task
+on its agent (`/files/browse?path=<agent>/frameworks/<fw>/executors/<task>/runs/<container>`);
+each attempt that ends is kept in `Run.attempts` with its exit code (parsed from the agent's
+"Command exited with status N").
 """
 
 from __future__ import annotations
@@ -18,6 +38,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,16 +47,34 @@ from urllib.parse import quote
 
 from dcos_core.clock import Clock, SystemClock
 from dcos_core.errors import ConflictError, NotFoundError
-from dcos_core.frameworks.chronos.ledger import Ledger, Run, RunState, parse_task_id, run_key
-from dcos_core.frameworks.chronos.models import Job, job_from_storage, job_to_storage
+from dcos_core.frameworks.chronos.ledger import (
+    PREFIX,
+    Ledger,
+    Run,
+    RunState,
+    parse_task_id,
+    run_key,
+)
+from dcos_core.frameworks.chronos.models import (
+    Job,
+    MetronomeJob,
+    MetronomeSchedule,
+    job_from_storage,
+    job_to_storage,
+    metronome_to_job,
+    parse_metronome_job,
+    render_metronome_job,
+)
 from dcos_core.frameworks.chronos.schedule import (
+    CronSchedule,
+    cron_occurrences,
     occurrences,
     parse_iso8601_schedule,
     plan_due,
 )
 from dcos_core.frameworks.placement import OfferMatcher, Request
 from dcos_core.frameworks.sdk_protocol import offer_id, task_info
-from dcos_core.state.store import Put, StateStore
+from dcos_core.state.store import Delete, Op, Put, StateStore
 
 log = logging.getLogger("dcos_core.chronos")
 
@@ -49,6 +88,25 @@ MAX_PLAN_PER_TICK: Final = 1000  # occurrences planned per job per tick (a long 
 _parse_schedule: Final = functools.lru_cache(maxsize=4096)(parse_iso8601_schedule)
 ACCEPT_CONCURRENCY: Final = 16
 REVIVE_EVERY: Final = 2.0  # seconds between REVIVE calls while runs wait for offers
+METRONOME_RETRIES: Final = 10  # ON_FAILURE without activeDeadlineSeconds: relaunches at most
+_EXIT_RE: Final = re.compile(r"exit(?:ed with)? status (-?\d+)")
+
+
+class NameTakenError(ConflictError):
+    """A job name used by the other API (Chronos vs Metronome): one namespace, HTTP 409."""
+
+
+def exit_code_of(state: str, message: str) -> int | None:
+    """The exit code a terminal status reports (its message), or None (signal, lost, ...).
+
+    Example:
+        >>> exit_code_of("TASK_FAILED", "Command exited with status 3")
+        3
+    """
+    if state == "TASK_FINISHED":
+        return 0
+    m = _EXIT_RE.search(message or "")
+    return int(m[1]) if m else None
 
 
 class Driver(Protocol):
@@ -76,10 +134,16 @@ class JobState:
     last_trigger: float = 0.0  # dependency jobs: the trigger time of the last planned run
     history: deque[Run] = field(default_factory=lambda: deque(maxlen=HISTORY))
     missing_parents: list[str] = field(default_factory=list)
+    spec: MetronomeJob | None = None  # a Metronome job (`/v1/jobs`); `job` is derived from it
 
     def to_doc(self) -> dict[str, Any]:
+        job: dict[str, Any] = (
+            {"metronome": render_metronome_job(self.spec)}
+            if self.spec is not None
+            else {"job": job_to_storage(self.job)}
+        )
         return {
-            "job": job_to_storage(self.job),
+            **job,
             "planned_until": self.planned_until,
             "success_count": self.success_count,
             "error_count": self.error_count,
@@ -92,8 +156,10 @@ class JobState:
 
     @classmethod
     def from_doc(cls, d: dict[str, Any]) -> JobState:
+        spec = parse_metronome_job(d["metronome"]) if "metronome" in d else None
         return cls(
-            job=job_from_storage(d["job"]),
+            job=metronome_to_job(spec) if spec is not None else job_from_storage(d["job"]),
+            spec=spec,
             planned_until=float(d.get("planned_until", 0.0)),
             success_count=int(d.get("success_count", 0)),
             error_count=int(d.get("error_count", 0)),
@@ -103,6 +169,14 @@ class JobState:
             parents_done=dict(d.get("parents_done", {})),
             last_trigger=float(d.get("last_trigger", 0.0)),
         )
+
+    def inherit(self, old: JobState) -> None:
+        """Keep the counters and the history of the job this one replaces."""
+        self.success_count, self.error_count = old.success_count, old.error_count
+        self.last_success, self.last_error = old.last_success, old.last_error
+        self.errors_since_last_success = old.errors_since_last_success
+        self.history = old.history
+        self.last_trigger = old.last_trigger
 
 
 class Chronos:
@@ -200,30 +274,54 @@ class Chronos:
     # ---- jobs ------------------------------------------------------------------------------
 
     def get(self, name: str) -> JobState:
+        """A job of either kind."""
         js = self.jobs.get(name)
         if js is None:
             raise NotFoundError(f"Job '{name}' not found")
         return js
 
+    def get_chronos(self, name: str) -> JobState:
+        """A Chronos job (the Chronos API does not see Metronome jobs)."""
+        js = self.jobs.get(name)
+        if js is None or js.spec is not None:
+            raise NotFoundError(f"Job '{name}' not found")
+        return js
+
+    def get_metronome(self, job_id: str) -> JobState:
+        """A Metronome job (`/v1/jobs`); `NotFoundError` with Metronome's message otherwise."""
+        js = self.jobs.get(job_id)
+        if js is None or js.spec is None:
+            raise NotFoundError(f"Job '{job_id}' does not exist")
+        return js
+
+    def chronos_jobs(self) -> list[JobState]:
+        """The Chronos jobs, by name."""
+        return sorted((js for js in self.jobs.values() if js.spec is None), key=_by_name)
+
+    def metronome_jobs(self) -> list[JobState]:
+        """The Metronome jobs, by id."""
+        return sorted((js for js in self.jobs.values() if js.spec is not None), key=_by_name)
+
     def put_job(self, job: Job) -> None:
         """Create or replace a job (its counters and history are kept on replace)."""
         now = self.clock.time()
         for p in job.parents or []:
-            if p not in self.jobs and p != job.name:
+            parent = self.jobs.get(p)
+            if (parent is None or parent.spec is not None) and p != job.name:
                 raise NotFoundError(f"Parent job '{p}' not found")
         if job.name in (job.parents or []):
             raise ConflictError(f"Job '{job.name}' cannot depend on itself")
         old = self.jobs.get(job.name)
+        if old is not None and old.spec is not None:
+            raise NameTakenError(
+                f"Job '{job.name}' already exists as a Metronome job (/v1/jobs/{job.name})"
+            )
         js = JobState(job=job)
         if old is not None:
-            js.success_count, js.error_count = old.success_count, old.error_count
-            js.last_success, js.last_error = old.last_success, old.last_error
-            js.errors_since_last_success = old.errors_since_last_success
-            js.history = old.history
+            js.inherit(old)
             js.parents_done = {
                 p: t for p, t in old.parents_done.items() if p in (job.parents or [])
             }
-            js.last_trigger = old.last_trigger
             same_schedule = (
                 old.job.schedule == job.schedule
                 and old.job.schedule_time_zone == job.schedule_time_zone
@@ -237,6 +335,71 @@ class Chronos:
         self.jobs[job.name] = js
         self._check_parents()
         self.wake()
+
+    def put_metronome(self, spec: MetronomeJob, *, create: bool) -> JobState:
+        """Create (`create`) or replace a Metronome job; a change of its schedules re-plans
+        from now (occurrences up to now are planned with the old schedules first)."""
+        now = self.clock.time()
+        old = self.jobs.get(spec.id)
+        if create and old is not None:
+            kind = "a Chronos job" if old.spec is None else "a job"
+            raise NameTakenError(f"Job '{spec.id}' already exists ({kind} has this id)")
+        if not create:
+            old = self.get_metronome(spec.id)
+        js = JobState(job=metronome_to_job(spec), spec=spec)
+        if old is None:
+            js.planned_until = now - 1e-3  # an occurrence at exactly now still runs
+        else:
+            assert old.spec is not None
+            if old.spec.schedules != spec.schedules:  # the old schedules up to now, then new
+                self._plan_job(old, now, datetime.fromtimestamp(now, UTC))
+                old.planned_until = max(now, old.planned_until)
+            js.inherit(old)
+            js.planned_until = old.planned_until
+        self.store.put(f"{JOBS}/{_key(spec.id)}", js.to_doc())
+        self.jobs[spec.id] = js
+        self._check_parents()
+        self.wake()
+        return js
+
+    def active_runs(self, name: str) -> list[Run]:
+        """The unfinished runs of a job, oldest first."""
+        return sorted(
+            (r for r in self.runs.values() if r.job == name and not r.state.finished),
+            key=lambda r: r.scheduled,
+        )
+
+    def find_run(self, name: str, scheduled: float) -> Run | None:
+        """The run of `name` scheduled at `scheduled`: unfinished or in the kept history."""
+        key = run_key(name, scheduled)
+        run = self.runs.get(key)
+        if run is not None:
+            return run
+        js = self.jobs.get(name)
+        return next((r for r in js.history if r.key == key), None) if js else None
+
+    def recent_runs(self, name: str, limit: int = HISTORY) -> list[Run]:
+        """The job's unfinished and finished (kept) runs, newest scheduled time first."""
+        js = self.get(name)
+        runs = [*self.active_runs(name), *js.history]
+        return sorted(runs, key=lambda r: r.scheduled, reverse=True)[:limit]
+
+    def stop_run(self, name: str, scheduled: float) -> Run:
+        """Stop one unfinished run: kill its task (no retry), or fail it if not launched."""
+        js = self.get(name)
+        run = self.runs.get(run_key(name, scheduled))
+        if run is None or run.job != name:
+            raise NotFoundError(f"Job '{name}' has no active run scheduled at {_iso(scheduled)}")
+        run.reason = "killed"
+        if run.state == RunState.PENDING:
+            run.message = "stopped before it was launched"
+            self._failed(js, run, self.clock.time())
+        else:
+            self.ledger.save(run)
+            if run.task_id:
+                self._kills.append((run.task_id, run.agent_id))
+        self.wake()
+        return run
 
     def delete_job(self, name: str) -> None:
         self.get(name)
@@ -259,9 +422,15 @@ class Chronos:
             js.missing_parents = missing
 
     def start_now(self, name: str) -> Run:
-        """`PUT /scheduler/job/<name>`: run the job once now."""
+        """`PUT /scheduler/job/<name>`, `POST /v1/jobs/<id>/runs`: run the job once now."""
         js = self.get(name)
-        run = Run(js.job.name, self.clock.time(), kind="manual", planned_at=self.clock.time())
+        now = self.clock.time()
+        ms = round(now * 1000)  # the ledger key: a millisecond no other run of the job has
+        while run_key(name, ms / 1000) in self.runs or self.store.get(
+            f"{PREFIX}/{run_key(name, ms / 1000)}"
+        ):
+            ms += 1
+        run = Run(js.job.name, ms / 1000, kind="manual", planned_at=now)
         self.runs[run.key] = run
         self.ledger.save(run)
         self.wake()
@@ -318,46 +487,132 @@ class Chronos:
 
     def _plan(self, now: float) -> None:
         until = datetime.fromtimestamp(now, UTC)
+        metronome = False
         for js in self.jobs.values():
-            job = js.job
-            if job.disabled or not job.schedule or now <= js.planned_until:
+            if js.spec is not None:
+                metronome = True
+            self._plan_job(js, now, until)
+        if metronome:
+            self._expire(now)
+
+    def _plan_job(self, js: JobState, now: float, until: datetime) -> None:
+        """Plan the job's occurrences in (planned_until, now] (see the module docstring)."""
+        if js.spec is not None:
+            self._plan_cron(js, js.spec, now, until)
+            return
+        job = js.job
+        if job.disabled or not job.schedule or now <= js.planned_until:
+            return
+        tz = job.schedule_time_zone or None
+        ri = _parse_schedule(job.schedule, tz)
+        after = datetime.fromtimestamp(js.planned_until, UTC)
+        times = occurrences(ri, after, until, tz)[:MAX_PLAN_PER_TICK]
+        if not times:  # nothing due: no write (a restart re-plans the same empty span)
+            js.planned_until = now
+            return
+        # On time (late by at most epsilon): each runs once. Missed (Chronos or the master
+        # was down longer): one catch-up run for all of them, or none (`missedRuns`).
+        plan = plan_due(times, until, job.grace, job.missed_runs)
+        new_runs = []
+        for t, state, why in (
+            *((t, RunState.PENDING, "") for t in plan.run),
+            *(
+                (t, RunState.SKIPPED, "missed: folded into one catch-up run")
+                for t in plan.coalesced
+            ),
+            *(
+                (t, RunState.SKIPPED, "missed while Chronos or the master was down")
+                for t in plan.skipped
+            ),
+        ):
+            run = Run(job.name, t.timestamp(), planned_at=now, state=state, message=why)
+            if run.key not in self.runs:
+                new_runs.append(run)
+        js.planned_until = times[-1].timestamp() if len(times) == MAX_PLAN_PER_TICK else now
+        self._record(js, new_runs)
+
+    def _plan_cron(self, js: JobState, spec: MetronomeJob, now: float, until: datetime) -> None:
+        """Plan a Metronome job: every enabled schedule's cron occurrences in its time zone."""
+        if now <= js.planned_until:
+            return
+        after = datetime.fromtimestamp(js.planned_until, UTC)
+        due: dict[datetime, MetronomeSchedule] = {}
+        horizon: datetime | None = None  # a long downtime: the rest is planned next tick
+        for sched in spec.schedules:
+            if not sched.enabled:
                 continue
-            tz = job.schedule_time_zone or None
-            ri = _parse_schedule(job.schedule, tz)
-            after = datetime.fromtimestamp(js.planned_until, UTC)
-            times = occurrences(ri, after, until, tz)[:MAX_PLAN_PER_TICK]
-            if not times:  # nothing due: no write (a restart re-plans the same empty span)
-                js.planned_until = now
+            cs = CronSchedule(sched.cron, sched.timezone)
+            times = cron_occurrences(cs, after, until, limit=MAX_PLAN_PER_TICK)
+            if len(times) == MAX_PLAN_PER_TICK:
+                horizon = times[-1] if horizon is None else min(horizon, times[-1])
+            for t in times:
+                due.setdefault(t, sched)  # two schedules at one time: one run
+        if horizon is not None:
+            due = {t: sched for t, sched in due.items() if t <= horizon}
+        if not due:
+            js.planned_until = now
+            return
+        active = any(r.job == spec.id for r in self.runs.values())
+        new_runs = []
+        for t in sorted(due):
+            sched = due[t]
+            # plan_due with grace = startingDeadlineSeconds and policy "skip", per schedule
+            plan = plan_due([t], until, sched.deadline, "skip")
+            if plan.skipped:
+                state = RunState.SKIPPED
+                why = f"missed: starting deadline of {sched.starting_deadline_seconds} s passed"
+            elif sched.concurrency_policy == "FORBID" and active:
+                state, why = RunState.SKIPPED, "FORBID: previous run still active"
+            else:
+                state, why = RunState.PENDING, ""
+                active = True
+            run = Run(
+                spec.id,
+                t.timestamp(),
+                planned_at=now,
+                state=state,
+                message=why,
+                schedule_id=sched.id,
+            )
+            if run.key not in self.runs:
+                new_runs.append(run)
+        js.planned_until = horizon.timestamp() if horizon is not None else now
+        self._record(js, new_runs)
+
+    def _record(self, js: JobState, new_runs: list[Run]) -> None:
+        """Store newly planned runs and the job's new `planned_until` in one transaction (each
+        occurrence is planned once); finished ones (skipped) go to the bounded history."""
+        finished = [r for r in new_runs if r.state.finished]
+        kept = set(map(id, [*js.history, *finished][-HISTORY:]))
+        ops: list[Op] = [Delete(f"{PREFIX}/{r.key}") for r in js.history if id(r) not in kept]
+        ops += [
+            Put(f"{PREFIX}/{r.key}", r.to_doc())
+            for r in new_runs
+            if not r.state.finished or id(r) in kept
+        ]
+        ops.append(Put(f"{JOBS}/{_key(js.job.name)}", js.to_doc()))
+        self.store.transaction(ops)
+        js.history.extend(finished)
+        for r in new_runs:
+            if not r.state.finished:
+                self.runs[r.key] = r
+
+    def _expire(self, now: float) -> None:
+        """Fail the planned runs of Metronome jobs not launched within their starting deadline."""
+        for run in list(self.runs.values()):
+            if run.state != RunState.PENDING or run.attempt or not run.schedule_id:
                 continue
-            # On time (late by at most epsilon): each runs once. Missed (Chronos or the master
-            # was down longer): one catch-up run for all of them, or none (`missedRuns`).
-            plan = plan_due(times, until, job.grace, job.missed_runs)
-            new_runs = []
-            for t, state, why in (
-                *((t, RunState.PENDING, "") for t in plan.run),
-                *(
-                    (t, RunState.SKIPPED, "missed: folded into one catch-up run")
-                    for t in plan.coalesced
-                ),
-                *(
-                    (t, RunState.SKIPPED, "missed while Chronos or the master was down")
-                    for t in plan.skipped
-                ),
-            ):
-                run = Run(job.name, t.timestamp(), planned_at=now, state=state, message=why)
-                if run.key not in self.runs:
-                    new_runs.append(run)
-            planned = times[-1].timestamp() if len(times) == MAX_PLAN_PER_TICK else now
-            js.planned_until = planned
-            # The runs and the new horizon in one transaction: each occurrence planned once.
-            ops = [Put(f"chronos/runs/{r.key}", r.to_doc()) for r in new_runs]
-            ops.append(Put(f"{JOBS}/{_key(job.name)}", js.to_doc()))
-            self.store.transaction(ops)
-            for r in new_runs:
-                if r.state.finished:
-                    js.history.append(r)
-                else:
-                    self.runs[r.key] = r
+            js = self.jobs.get(run.job)
+            if js is None or js.spec is None:
+                continue
+            sched = next((x for x in js.spec.schedules if x.id == run.schedule_id), None)
+            if sched is None or now - run.scheduled <= sched.starting_deadline_seconds:
+                continue
+            run.reason = "deadline"
+            run.message = (
+                f"not started within its starting deadline of {sched.starting_deadline_seconds} s"
+            )
+            self._failed(js, run, now)
 
     def _launchable(self, now: float) -> list[Run]:
         busy = {
@@ -387,10 +642,12 @@ class Chronos:
                 await self.driver.decline([offer_id(o) for o in offers], refuse_seconds=5.0)
             return
         matcher = OfferMatcher(offers)
+        hosts = {offer_id(o): _agent_address(o) for o in offers}
         by_offer: dict[str, list[dict[str, Any]]] = {}
         launching: list[Run] = []
         for run in todo:
-            job = self.jobs[run.job].job
+            js = self.jobs[run.job]
+            job = js.job
             m = matcher.match(job.name, Request(cpus=job.cpus, mem=job.mem, disk=job.disk), [])
             if m is None:
                 continue
@@ -398,10 +655,12 @@ class Chronos:
             run.launches = max(run.launches, run.attempt - 1) + 1  # a fresh task id
             run.task_id = run.task_id_for(run.launches)
             run.agent_id = m.agent_id
+            run.host = hosts.get(m.offer_id, "")
+            run.sandbox = ""
             run.state = RunState.LAUNCHING
             run.started_at = None
             launching.append(run)
-            by_offer.setdefault(m.offer_id, []).append(self._task_info(job, run, m))
+            by_offer.setdefault(m.offer_id, []).append(self._task_info(js, run, m))
         # Recorded before the ACCEPTs: a crash in between is found by reconciliation.
         self.ledger.save_many(launching)
         self.launched_total += len(launching)
@@ -422,8 +681,9 @@ class Chronos:
             with contextlib.suppress(Exception):
                 await driver.decline(unused, refuse_seconds=1.0)
 
-    def _task_info(self, job: Job, run: Run, m: Any) -> dict[str, Any]:
+    def _task_info(self, js: JobState, run: Run, m: Any) -> dict[str, Any]:
         assert run.task_id is not None
+        job = js.job
         env = {v.name: v.value for v in job.environment_variables}
         env.update(
             {
@@ -437,7 +697,16 @@ class Chronos:
                 "CHRONOS_RUN_ATTEMPT": str(run.attempt),
             }
         )
-        if job.shell:
+        args: list[str] | None
+        if js.spec is not None and not js.spec.run.cmd:
+            # Metronome `args`: the argv; with a docker image, the arguments of its entrypoint
+            # (no args: the image's own command).
+            margs = list(js.spec.run.args or [])
+            if js.spec.run.docker is not None:
+                command, shell, args = "", False, margs or None
+            else:
+                command, shell, args = margs[0], False, margs
+        elif job.shell:
             command, shell, args = job.command, True, None
         else:
             command, shell, args = job.command, False, [job.command, *job.arguments]
@@ -477,11 +746,16 @@ class Chronos:
             if run.state != RunState.RUNNING:
                 run.state = RunState.RUNNING
                 run.started_at = now
+                run.sandbox = run.sandbox or self._sandbox(run, status)
                 self.ledger.save(run)
             return
         if state in ("TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_UNREACHABLE"):
             return
-        if state in ("TASK_UNKNOWN", "TASK_DROPPED") and run.state == RunState.LAUNCHING:
+        if (
+            state in ("TASK_UNKNOWN", "TASK_DROPPED")
+            and run.state == RunState.LAUNCHING
+            and run.reason != "killed"
+        ):
             # The master never saw this launch (a crash before the ACCEPT), or dropped it before
             # the agent got it (an offer of a master that has since restarted): launch it again,
             # without counting an attempt, under a new task id (see `ledger.py`).
@@ -491,13 +765,20 @@ class Chronos:
             self.ledger.save(run)
             self.wake()
             return
+        message = str(status.get("message", ""))
+        run.sandbox = run.sandbox or self._sandbox(run, status)
         run.attempts.append(
             {
                 "task_id": task_id,
                 "state": state,
-                "message": status.get("message", ""),
+                "message": message,
                 "reason": status.get("reason", ""),
                 "at": now,
+                "started_at": run.started_at,
+                "exit_code": exit_code_of(state, message),
+                "agent_id": run.agent_id,
+                "host": run.host,
+                "sandbox": run.sandbox,
             }
         )
         if state == "TASK_FINISHED":
@@ -507,16 +788,30 @@ class Chronos:
             if js is not None:
                 self._succeeded(js, now, [run])
             return
-        run.message = str(status.get("message", ""))
+        run.message = message
         run.reason = run.reason or str(status.get("reason", ""))
-        retries = js.job.retries if js is not None else 0
-        if run.reason != "killed" and run.attempt < 1 + retries and js is not None:
+        if run.reason != "killed" and js is not None and self._retry(js, run, now):
             run.state = RunState.PENDING
             run.not_before = now + self.retry_delay
             run.task_id = None
             self.ledger.save(run)
             self.wake()
             return
+        self._failed(js, run, now)
+
+    def _retry(self, js: JobState, run: Run, now: float) -> bool:
+        """Whether a failed attempt of `run` is launched again (`retries`, `run.restart`)."""
+        if js.spec is None:
+            return run.attempt < 1 + js.job.retries
+        restart = js.spec.run.restart
+        if restart.policy != "ON_FAILURE":
+            return False
+        if restart.active_deadline_seconds is not None:
+            return now + self.retry_delay - run.planned_at < restart.active_deadline_seconds
+        return run.attempt < 1 + METRONOME_RETRIES
+
+    def _failed(self, js: JobState | None, run: Run, now: float) -> None:
+        """`run` ends FAILED: counted once as the job's error."""
         run.state = RunState.FAILED
         run.finished_at = now
         self._finish(run)
@@ -527,6 +822,15 @@ class Chronos:
             self.store.put(f"{JOBS}/{_key(js.job.name)}", js.to_doc())
             if js.job.soft_error:
                 self._trigger_children(js.job.name, now)
+
+    def _sandbox(self, run: Run, status: dict[str, Any]) -> str:
+        """The /files/browse URL of the task's sandbox on its agent ("" if not known yet)."""
+        container = ((status.get("container_status") or {}).get("container_id") or {}).get("value")
+        agent = run.agent_id or (status.get("agent_id") or {}).get("value")
+        if not (container and agent and run.host and self.framework_id and run.task_id):
+            return ""
+        path = f"{agent}/frameworks/{self.framework_id}/executors/{run.task_id}/runs/{container}"
+        return f"http://{run.host}/files/browse?path={quote(path, safe='')}"
 
     def _finish(self, run: Run) -> None:
         self.runs.pop(run.key, None)
@@ -591,6 +895,18 @@ class Chronos:
         if js.last_error is not None and (js.last_success or 0) < js.last_error:
             return "failure"
         return "success"
+
+
+def _by_name(js: JobState) -> str:
+    return js.job.name
+
+
+def _agent_address(offer: dict[str, Any]) -> str:
+    """ "<ip>:<port>" of the offer's agent (its `url.address`), or "" if the offer has none."""
+    address = (offer.get("url") or {}).get("address") or {}
+    host = address.get("ip") or address.get("hostname") or offer.get("hostname") or ""
+    port = address.get("port")
+    return f"{host}:{port}" if host and port else ""
 
 
 def _iso(t: float | None) -> str:
