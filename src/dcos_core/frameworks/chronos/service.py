@@ -342,8 +342,8 @@ class Chronos:
         now = self.clock.time()
         old = self.jobs.get(spec.id)
         if create and old is not None:
-            kind = "a Chronos job" if old.spec is None else "a job"
-            raise NameTakenError(f"Job '{spec.id}' already exists ({kind} has this id)")
+            kind = " (a Chronos job, /v1/scheduler/job)" if old.spec is None else ""
+            raise NameTakenError(f"Job '{spec.id}' already exists{kind}")
         if not create:
             old = self.get_metronome(spec.id)
         js = JobState(job=metronome_to_job(spec), spec=spec)
