@@ -199,6 +199,17 @@ def test_a_failing_job_runs_one_plus_retries_times(cluster: Cluster, tmp_path: P
     assert attempts == ["1", "2", "3"]  # 1 + retries, then one error counted
     job = next(j for j in c.list() if j["name"] == "flaky")
     assert job["successCount"] == 0 and job["lastError"]
+    # the run history: one run, three attempts, each with its exit code and sandbox link
+    (run,) = cluster.http.get(f"{cluster.chronos_url}/v1/scheduler/job/flaky/runs").json()
+    assert run["state"] == "FAILED" and run["exitCode"] == 3 and run["attempt"] == 3
+    assert run["scheduledTime"] and run["finishedAt"]
+    assert [a["exitCode"] for a in run["attempts"]] == [3, 3, 3]
+    assert len({a["taskId"] for a in run["attempts"]}) == 3
+    for a in run["attempts"]:
+        assert a["state"] == "TASK_FAILED" and "status 3" in a["message"]
+        listing = cluster.http.get(a["sandbox"])
+        assert listing.status_code == 200, listing.text
+        assert "stdout" in {Path(e["path"]).name for e in listing.json()}
 
 
 def test_bad_jobs_are_400_with_a_message(cluster: Cluster) -> None:
