@@ -583,13 +583,12 @@ class Chronos:
         """Store newly planned runs and the job's new `planned_until` in one transaction (each
         occurrence is planned once); finished ones (skipped) go to the bounded history."""
         finished = [r for r in new_runs if r.state.finished]
-        kept = set(map(id, [*js.history, *finished][-HISTORY:]))
-        ops: list[Op] = [Delete(f"{PREFIX}/{r.key}") for r in js.history if id(r) not in kept]
-        ops += [
-            Put(f"{PREFIX}/{r.key}", r.to_doc())
-            for r in new_runs
-            if not r.state.finished or id(r) in kept
-        ]
+        ops: list[Op] = []
+        if finished:
+            kept = set(map(id, [*js.history, *finished][-HISTORY:]))
+            ops += [Delete(f"{PREFIX}/{r.key}") for r in js.history if id(r) not in kept]
+            new_runs = [r for r in new_runs if not r.state.finished or id(r) in kept]
+        ops += [Put(f"{PREFIX}/{r.key}", r.to_doc()) for r in new_runs]
         ops.append(Put(f"{JOBS}/{_key(js.job.name)}", js.to_doc()))
         self.store.transaction(ops)
         js.history.extend(finished)
