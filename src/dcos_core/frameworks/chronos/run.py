@@ -25,6 +25,7 @@ async def run_chronos(settings: ChronosSettings, *, install_signal_handlers: boo
         role=settings.role,
         tick_interval=settings.tick_interval,
         retry_delay=settings.failure_retry_delay,
+        prelaunch=settings.prelaunch,
         default_user=settings.user,
     )
     chronos.load()

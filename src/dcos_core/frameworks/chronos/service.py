@@ -26,6 +26,13 @@ Retries follow ``run.restart``: ``NEVER`` none; ``ON_FAILURE`` relaunches a fail
 is younger than ``activeDeadlineSeconds`` (from its creation), or, without a deadline, up to
 `METRONOME_RETRIES` times.
 
+**Prelaunch** (`prelaunch` seconds, `--prelaunch`): runs of Chronos jobs without a container
+image are planned and launched up to that long before their time, with a shell prologue that
+holds the command until the scheduled time by the agent's clock (`prelaunch.py`): the cost of a
+launch is paid ahead, and 1,000 jobs due in the same second start in that second. At most one
+run per job waits that way; a job changed or disabled before its time has its waiting task
+killed (and relaunched with the new definition), so a command never starts early or stale.
+
 Every launch records the agent (`Run.host`) and, on TASK_RUNNING, the sandbox URL of the task
 on its agent (`/files/browse?path=<agent>/frameworks/<fw>/executors/<task>/runs/<container>`);
 each attempt that ends is kept in `Run.attempts` with its exit code (parsed from the agent's
@@ -65,6 +72,7 @@ from dcos_core.frameworks.chronos.models import (
     parse_metronome_job,
     render_metronome_job,
 )
+from dcos_core.frameworks.chronos.prelaunch import wrap as prelaunch_wrap
 from dcos_core.frameworks.chronos.schedule import (
     CronSchedule,
     cron_occurrences,
@@ -190,8 +198,10 @@ class Chronos:
         retry_delay: float = 10.0,
         missed_after: float = 60.0,
         default_user: str | None = None,
+        prelaunch: float = 0.0,
     ) -> None:
         self.store = store
+        self.prelaunch = prelaunch  # seconds before their time runs may be launched
         self.ledger = Ledger(store)
         self.clock = clock or SystemClock()
         self.role = role
@@ -327,6 +337,10 @@ class Chronos:
                 and old.job.schedule_time_zone == job.schedule_time_zone
             )
             js.planned_until = old.planned_until if same_schedule else now
+            if job_to_storage(old.job) != job_to_storage(job):
+                keep = same_schedule and not job.disabled
+                self._withdraw_ahead(js, now, keep=keep)
+                js.planned_until = min(js.planned_until, now)
         else:
             js.planned_until = now - 1e-3  # an occurrence at exactly now still runs
         if job.schedule:
@@ -335,6 +349,27 @@ class Chronos:
         self.jobs[job.name] = js
         self._check_parents()
         self.wake()
+
+    def _withdraw_ahead(self, js: JobState, now: float, *, keep: bool) -> None:
+        """The job changed: its runs planned ahead (prelaunch) must not start as they were.
+
+        Their waiting tasks are killed. With `keep` (same schedule) the runs stay, to be launched
+        again with the new definition under new task ids (`launches` is kept); otherwise they are
+        recorded SKIPPED."""
+        for run in [r for r in self.runs.values() if r.job == js.job.name and r.scheduled > now]:
+            if run.task_id and run.state in (RunState.LAUNCHING, RunState.RUNNING):
+                self._kills.append((run.task_id, run.agent_id))
+                run.attempt = max(0, run.attempt - 1)
+            run.task_id, run.agent_id, run.host, run.sandbox = None, None, "", ""
+            run.started_at = None
+            if keep:
+                run.state = RunState.PENDING
+                self.ledger.save(run)
+                continue
+            run.state = RunState.SKIPPED
+            run.message = "the job was changed or disabled before this run's time"
+            run.finished_at = now
+            self._finish(run)
 
     def put_metronome(self, spec: MetronomeJob, *, create: bool) -> JobState:
         """Create (`create`) or replace a Metronome job; a change of its schedules re-plans
@@ -501,21 +536,25 @@ class Chronos:
             self._plan_cron(js, js.spec, now, until)
             return
         job = js.job
-        if job.disabled or not job.schedule or now <= js.planned_until:
+        horizon = now + self._lead(js)  # prelaunch: runs are planned that far ahead
+        if job.disabled or not job.schedule or horizon <= js.planned_until:
             return
         tz = job.schedule_time_zone or None
         ri = _parse_schedule(job.schedule, tz)
         after = datetime.fromtimestamp(js.planned_until, UTC)
-        times = occurrences(ri, after, until, tz)[:MAX_PLAN_PER_TICK]
+        ahead = datetime.fromtimestamp(horizon, UTC)
+        times = occurrences(ri, after, ahead, tz)[:MAX_PLAN_PER_TICK]
         if not times:  # nothing due: no write (a restart re-plans the same empty span)
-            js.planned_until = now
+            js.planned_until = horizon
             return
         # On time (late by at most epsilon): each runs once. Missed (Chronos or the master
         # was down longer): one catch-up run for all of them, or none (`missedRuns`).
-        plan = plan_due(times, until, job.grace, job.missed_runs)
+        plan = plan_due(times, until, job.grace, job.missed_runs)  # ignores times after now
         new_runs = []
+        earlier = {r.key: r.launches for r in js.history if r.launches and r.scheduled > now}
         for t, state, why in (
             *((t, RunState.PENDING, "") for t in plan.run),
+            *((t, RunState.PENDING, "") for t in times if t > until),  # ahead: prelaunch
             *(
                 (t, RunState.SKIPPED, "missed: folded into one catch-up run")
                 for t in plan.coalesced
@@ -526,9 +565,11 @@ class Chronos:
             ),
         ):
             run = Run(job.name, t.timestamp(), planned_at=now, state=state, message=why)
+            # A run withdrawn before its time and planned again: task ids are never reused.
+            run.launches = earlier.get(run.key, 0)
             if run.key not in self.runs:
                 new_runs.append(run)
-        js.planned_until = times[-1].timestamp() if len(times) == MAX_PLAN_PER_TICK else now
+        js.planned_until = times[-1].timestamp() if len(times) == MAX_PLAN_PER_TICK else horizon
         self._record(js, new_runs)
 
     def _plan_cron(self, js: JobState, spec: MetronomeJob, now: float, until: datetime) -> None:
@@ -626,9 +667,19 @@ class Chronos:
                 continue
             if not js.job.concurrent and r.job in busy:
                 continue
+            # Ahead of its time (prelaunch): within the lead, and one waiting task per job.
+            if r.scheduled > now and (r.job in busy or r.scheduled - now > self._lead(js)):
+                continue
             busy.add(r.job)
             out.append(r)
         return out
+
+    def _lead(self, js: JobState) -> float:
+        """How long before their time the job's runs may be launched: `prelaunch` for Chronos
+        jobs that run on the agent's host (the prologue needs its shell, `date` and `sleep`)."""
+        if not self.prelaunch or js.spec is not None or js.job.container is not None:
+            return 0.0
+        return self.prelaunch
 
     # ---- offers ----------------------------------------------------------------------------
 
@@ -659,7 +710,7 @@ class Chronos:
             run.state = RunState.LAUNCHING
             run.started_at = None
             launching.append(run)
-            by_offer.setdefault(m.offer_id, []).append(self._task_info(js, run, m))
+            by_offer.setdefault(m.offer_id, []).append(self._task_info(js, run, m, now))
         # Recorded before the ACCEPTs: a crash in between is found by reconciliation.
         self.ledger.save_many(launching)
         self.launched_total += len(launching)
@@ -680,7 +731,7 @@ class Chronos:
             with contextlib.suppress(Exception):
                 await driver.decline(unused, refuse_seconds=1.0)
 
-    def _task_info(self, js: JobState, run: Run, m: Any) -> dict[str, Any]:
+    def _task_info(self, js: JobState, run: Run, m: Any, now: float) -> dict[str, Any]:
         assert run.task_id is not None
         job = js.job
         env = {v.name: v.value for v in job.environment_variables}
@@ -709,6 +760,9 @@ class Chronos:
             command, shell, args = job.command, True, None
         else:
             command, shell, args = job.command, False, [job.command, *job.arguments]
+        if run.scheduled > now and self._lead(js):  # launched ahead: the command waits
+            command = prelaunch_wrap(command, shell=shell, arguments=args, start_at=run.scheduled)
+            shell, args = True, None
         return task_info(
             f"ChronosTask:{job.name}",
             run.task_id,
@@ -744,7 +798,7 @@ class Chronos:
         if state == "TASK_RUNNING":
             if run.state != RunState.RUNNING:
                 run.state = RunState.RUNNING
-                run.started_at = now
+                run.started_at = max(now, run.scheduled)  # a prelaunched command waits
                 run.sandbox = run.sandbox or self._sandbox(run, status)
                 self.ledger.save(run)
             return
