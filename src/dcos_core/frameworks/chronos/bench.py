@@ -3,11 +3,12 @@
 `run()` starts a master process (memory store, 50 ms allocation interval), `agents` real
 `dcos-core agent` processes with the **posix containerizer** (no isolation: a task is a plain
 process group, so that 1,000 short tasks stay cheap on 2 cores) and a `dcos-core chronos` process
-(`--store memory --prelaunch <prelaunch>`) on 127.0.0.1. Then it POSTs `jobs` jobs to `/v1/scheduler/iso8601`
-(`concurrency` at a time), all with the schedule `R1/<T>/PT1H` for the same whole second `T`,
-`lead` seconds after the first POST, 0.01 cpus, 8 MB and 1 MB of disk each, and the command
-`echo $CHRONOS_JOB_NAME $(date +%s%3N) >> <file>`: each task appends its real start time (ms)
-to a file on the host (posix tasks run as the framework user, root, in the host's filesystem).
+(`--store memory --prelaunch <prelaunch>`) on 127.0.0.1. Then it POSTs `jobs` jobs to
+`/v1/scheduler/iso8601` (`concurrency` at a time), all with the schedule `R1/<T>/PT1H` for the
+same whole second `T`, `lead` seconds after the first POST, 0.01 cpus, 8 MB and 1 MB of disk
+each, and the command `echo $CHRONOS_JOB_NAME $(date +%s%3N) >> <file>`: each task appends its
+real start time (ms) to a file on the host (posix tasks run as the framework user, root, in the
+host's filesystem).
 
 It waits (at most `timeout` s after `T`) until every job has a line in that file, then reports
 the lateness of each job (its first line's time - `T`): p50, p90, p99, max, the count, the
