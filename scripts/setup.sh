@@ -14,6 +14,15 @@ command -v git >/dev/null || need_debs+=(git)
 dpkg -s busybox-static >/dev/null 2>&1 || need_debs+=(busybox-static)  # static: copied into images
 # The load balancer (`dcos-core lb`) runs its own HAProxy; the Debian service must not start.
 { command -v haproxy || [ -x /usr/sbin/haproxy ]; } >/dev/null || need_debs+=(haproxy)
+# Real test hosts (tests/testhosts.py): a bookworm rootfs built with mmdebstrap, booted with
+# systemd-nspawn in network namespaces on a bridge, reached over ssh, fed by a flat apt repo.
+command -v mmdebstrap >/dev/null || need_debs+=(mmdebstrap)
+command -v systemd-nspawn >/dev/null || need_debs+=(systemd-container)
+{ command -v ssh && command -v ssh-keygen; } >/dev/null || need_debs+=(openssh-client)
+command -v dpkg-scanpackages >/dev/null || need_debs+=(dpkg-dev)
+command -v zstd >/dev/null || need_debs+=(zstd)
+{ command -v iptables || [ -x /usr/sbin/iptables ]; } >/dev/null || need_debs+=(iptables)
+{ command -v ip || [ -x /usr/sbin/ip ]; } >/dev/null || need_debs+=(iproute2)
 if ((${#need_debs[@]})); then
   echo "==> installing Debian packages: ${need_debs[*]}"
   apt-get update -qq
