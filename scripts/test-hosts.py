@@ -79,8 +79,9 @@ def up(args: argparse.Namespace) -> int:
             time.sleep(0.5)
         print("==> stopping", flush=True)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut teardown
-    (work / "hosts.json").unlink(missing_ok=True)
-    print("==> stopped", flush=True)
+    for stale in ("hosts.json", "ssh_config"):
+        (work / stale).unlink(missing_ok=True)
+    print(f"==> stopped (boot logs in {work})", flush=True)
     return 0
 
 
