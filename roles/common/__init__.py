@@ -1,0 +1,213 @@
+"""What every dcos-core host gets, whatever its role.
+
+- Debian packages through apt (`python3`, `python3-venv`; the index is updated only when a
+  package is missing), with the optional `apt_proxy` written to `/etc/apt/apt.conf.d/01dcos-proxy`;
+- the system user (`dcos`: system, nologin, home `/var/lib/dcos-core`);
+- `/etc/dcos-core` (root:dcos 0750), `/var/lib/dcos-core`, `/opt/dcos-core` (+ `bin`, `wheelhouse`);
+- `/opt/dcos-core/bin/dcos-wait` (used by the restarts to wait for a service to come back);
+- the wheelhouse tarball built on the control machine (`roles.wheelhouse`), uploaded only when its
+  checksum differs;
+- `/etc/dcos-core/roles`: the host's roles, one a line (master, agent, public_agent).
+
+`install_code()` (called by the master and agent roles right before their restarts, so running
+services keep their code on disk until it is their turn) installs the exact dcos-core version into
+the venv `/opt/dcos-core/venv` from the uploaded wheelhouse, and writes `/etc/dcos-core/version`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import StringCommand, deploy, operation
+from pyinfra.api.operation import OperationMeta
+from pyinfra.context import ctx_state
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import FileContents
+from pyinfra.operations import apt, files, server
+
+from roles import settings, wheelhouse
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+WAIT_SCRIPT = HERE / "files" / "dcos-wait"
+BASE_PACKAGES = ("python3", "python3-venv")
+APT_PROXY_FILE = "/etc/apt/apt.conf.d/01dcos-proxy"
+TARBALL_NAME = "dcos-core-wheelhouse.tar"
+STAMP_NAME = ".dcos-core-wheelhouse"
+
+log = logging.getLogger("pyinfra")
+
+
+@operation()
+def debs(packages: list[str] | tuple[str, ...]) -> Any:
+    """Ensure Debian packages are installed; `apt-get update` runs only when one is missing.
+
+    (`apt.packages(update=True)` would update on every run; hosts without internet only see
+    their configured mirror or proxy, so updating needlessly also makes re-runs slow.)
+    """
+    installed = host.get_fact(DebPackages)
+    missing = [p for p in packages if p not in installed]
+    if not missing:
+        host.noop(f"packages are installed: {', '.join(packages)}")
+        return
+    yield from apt.update._inner()
+    yield from apt.packages._inner(packages=missing, no_recommends=True)
+
+
+@operation()
+def venv_install(venv: str, tarball: str, unpack_dir: str, version: str, sha256: str) -> Any:
+    """Install exactly `dcos-core==version` into `venv` from the wheelhouse `tarball`.
+
+    A stamp in the venv holds "<version> <tarball sha256>" of the last successful install: the
+    operation changes nothing when it matches, and (re)installs otherwise, also after a failed
+    run. A same-version rebuild (changed code, same version) is force-reinstalled.
+    """
+    stamp = f"{venv}/{STAMP_NAME}"
+    want = f"{version} {sha256}"
+    lines = host.get_fact(FileContents, path=stamp)
+    if lines and lines[0].strip() == want:
+        host.noop(f"dcos-core {version} is installed in {venv}")
+        return
+    q = shlex.quote
+    pin = q(f"dcos-core=={version}")
+    pip = (
+        "PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore "
+        f"{q(venv + '/bin/pip')} install --quiet --no-index"
+        f" --find-links {q(unpack_dir + '/wheels')}"
+    )
+    script = " && ".join(
+        [
+            f"rm -rf {q(unpack_dir)}",
+            f"mkdir -p {q(unpack_dir)}",
+            f"tar -xf {q(tarball)} -C {q(unpack_dir)}",
+            f"{{ test -x {q(venv + '/bin/python')} || python3 -m venv {q(venv)}; }}",
+            f"{pip} {pin}",
+            f"{pip} --no-deps --force-reinstall {pin}",
+            f"{q(venv + '/bin/dcos-core')} version >/dev/null",
+            f"echo {q(want)} > {q(stamp)}",
+        ]
+    )
+    yield StringCommand(script)
+
+
+@operation()
+def phase(label: str) -> Any:
+    """A barrier every host passes (no command, never a change).
+
+    pyinfra orders operations as a DAG of each host's own sequence, layer by layer, so without
+    it a private agent's restart would run in the same layer as a master's. Calling `phase` at
+    the same line on every host makes all later operations wait for all earlier ones.
+    """
+    host.noop(label)
+    yield from ()
+
+
+def upload_wheelhouse(s: dict[str, Any]) -> wheelhouse.Wheelhouse:
+    """The wheelhouse of the host's version (built on the control machine once per run)."""
+    return wheelhouse.ensure(s["dcos_version"], s["wheelhouse_dir"], log=log.info)
+
+
+@deploy("dcos-core common", data_defaults=settings.defaults())
+def common() -> None:
+    """Packages, system user, directories, helper script, wheelhouse upload, roles file."""
+    s = settings.resolve()
+    user = s["system_user"]
+    wh = upload_wheelhouse(s)
+
+    if s["apt_proxy"]:
+        files.template(
+            name="apt proxy",
+            src=str(TEMPLATES / "apt-proxy.j2"),
+            dest=APT_PROXY_FILE,
+            mode="644",
+            s=s,
+        )
+    else:
+        files.file(name="no apt proxy", path=APT_PROXY_FILE, present=False)
+    debs(name="Debian packages: python3, python3-venv", packages=list(BASE_PACKAGES))
+    server.user(
+        name=f"system user {user}",
+        user=user,
+        system=True,
+        home=s["data_dir"],
+        shell="/usr/sbin/nologin",
+        ensure_home=False,
+    )
+    files.directory(name="config dir", path=s["config_dir"], user="root", group=user, mode="750")
+    files.directory(name="data dir", path=s["data_dir"], user=user, group=user, mode="755")
+    for sub in ("", "/bin", "/wheelhouse"):
+        files.directory(
+            name=f"install dir {s['install_dir']}{sub}",
+            path=f"{s['install_dir']}{sub}",
+            user="root",
+            group="root",
+            mode="755",
+        )
+    files.put(
+        name="dcos-wait helper",
+        src=str(WAIT_SCRIPT),
+        dest=s["wait"],
+        user="root",
+        group="root",
+        mode="755",
+    )
+    files.put(
+        name=f"upload the dcos-core {wh.version} wheelhouse",
+        src=str(wh.tarball),
+        dest=f"{s['install_dir']}/wheelhouse/{TARBALL_NAME}",
+        user="root",
+        group="root",
+        mode="644",
+    )
+    files.put(
+        name="roles file",
+        src=StringIO("".join(f"{r}\n" for r in s["roles"])),
+        dest=f"{s['config_dir']}/roles",
+        user="root",
+        group=user,
+        mode="644",
+    )
+
+
+_installs: dict[tuple[int, str], OperationMeta] = {}
+
+
+def install_code() -> OperationMeta:
+    """Install the host's dcos-core version into the venv (once per host and run).
+
+    Returns the operation whose change means "the code changed: restart the services". A host
+    with two roles (a master that is also an agent) installs once, in the first role, and both
+    roles restart on that change.
+    """
+    key = (id(ctx_state.get()), host.name)
+    if key not in _installs:
+        _installs[key] = _install()
+    return _installs[key]
+
+
+@deploy("dcos-core code")
+def _install() -> OperationMeta:
+    s = settings.resolve()
+    wh = upload_wheelhouse(s)
+    op = venv_install(
+        name=f"install dcos-core {wh.version} into {s['venv']}",
+        venv=s["venv"],
+        tarball=f"{s['install_dir']}/wheelhouse/{TARBALL_NAME}",
+        unpack_dir=f"{s['install_dir']}/wheelhouse/current",
+        version=wh.version,
+        sha256=wh.sha256,
+    )
+    files.put(
+        name="version file",
+        src=StringIO(f"{wh.version}\n"),
+        dest=f"{s['config_dir']}/version",
+        user="root",
+        group=s["system_user"],
+        mode="644",
+    )
+    return op
