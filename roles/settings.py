@@ -250,7 +250,7 @@ def defaults() -> dict[str, Any]:
 
 def merged(get: Callable[[str, Any], Any]) -> dict[str, Any]:
     """The settings as seen through `get(key, default)` (pyinfra's `host.data.get`)."""
-    return {key: copy.deepcopy(get(key, default)) for key, default in SPEC}
+    return {key: copy.deepcopy(get(key, default)) for key, default, _ in SPEC}
 
 
 def is_ip(text: str | None) -> bool:
