@@ -46,6 +46,7 @@ def config_file(s: dict[str, Any], template: Path, svc: str) -> OperationMeta:
         user="root",
         group=s["system_user"],
         mode="640",
+        create_remote_dir=False,  # made by the common role
         s=s,
     )
 
@@ -59,6 +60,7 @@ def unit_file(s: dict[str, Any], template: Path, unit: str) -> OperationMeta:
         user="root",
         group="root",
         mode="644",
+        create_remote_dir=False,  # part of systemd
         s=s,
     )
 

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import StringCommand, deploy, operation
+from pyinfra.api import FactBase, StringCommand, deploy, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.context import ctx_state
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import FileContents
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import apt, files
 
 from roles import settings, wheelhouse
 
@@ -57,6 +57,45 @@ def debs(packages: list[str] | tuple[str, ...]) -> Any:
         return
     yield from apt.update._inner()
     yield from apt.packages._inner(packages=missing, no_recommends=True)
+
+
+class PasswdEntry(FactBase):
+    """`{"home": ..., "shell": ..., "uid": ...}` of a user from `getent passwd`, or None."""
+
+    def command(self, user: str) -> str:
+        return f"getent passwd {shlex.quote(user)} || true"
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
+        for line in output:
+            fields = line.split(":")
+            if len(fields) >= 7:
+                return {"uid": int(fields[2]), "home": fields[5], "shell": fields[6]}
+        return None
+
+
+@operation()
+def system_user(user: str, home: str, shell: str = "/usr/sbin/nologin") -> Any:
+    """A system user with its own group, `home` (not created) and `shell`.
+
+    One `getent` per run (pyinfra's `server.user` reads every user's details: ~1 s per host).
+    """
+    entry = host.get_fact(PasswdEntry, user=user)
+    q = shlex.quote
+    if entry is None:
+        yield (
+            f"useradd --system --user-group --no-create-home --home-dir {q(home)}"
+            f" --shell {q(shell)} {q(user)}"
+        )
+        return
+    changes = []
+    if entry["home"] != home:
+        changes.append(f"--home {q(home)}")
+    if entry["shell"] != shell:
+        changes.append(f"--shell {q(shell)}")
+    if changes:
+        yield f"usermod {' '.join(changes)} {q(user)}"
+    else:
+        host.noop(f"user {user} exists")
 
 
 @operation()
@@ -125,19 +164,13 @@ def common() -> None:
             src=str(TEMPLATES / "apt-proxy.j2"),
             dest=APT_PROXY_FILE,
             mode="644",
+            create_remote_dir=False,  # part of Debian's apt
             s=s,
         )
     else:
         files.file(name="no apt proxy", path=APT_PROXY_FILE, present=False)
     debs(name="Debian packages: python3, python3-venv", packages=list(BASE_PACKAGES))
-    server.user(
-        name=f"system user {user}",
-        user=user,
-        system=True,
-        home=s["data_dir"],
-        shell="/usr/sbin/nologin",
-        ensure_home=False,
-    )
+    system_user(name=f"system user {user}", user=user, home=s["data_dir"])
     files.directory(name="config dir", path=s["config_dir"], user="root", group=user, mode="750")
     files.directory(name="data dir", path=s["data_dir"], user=user, group=user, mode="755")
     for sub in ("", "/bin", "/wheelhouse"):
@@ -155,6 +188,7 @@ def common() -> None:
         user="root",
         group="root",
         mode="755",
+        create_remote_dir=False,  # made earlier
     )
     files.put(
         name=f"upload the dcos-core {wh.version} wheelhouse",
@@ -163,6 +197,7 @@ def common() -> None:
         user="root",
         group="root",
         mode="644",
+        create_remote_dir=False,  # made earlier
     )
     files.put(
         name="roles file",
@@ -171,6 +206,7 @@ def common() -> None:
         user="root",
         group=user,
         mode="644",
+        create_remote_dir=False,  # made earlier
     )
 
 
@@ -209,5 +245,6 @@ def _install() -> OperationMeta:
         user="root",
         group=s["system_user"],
         mode="644",
+        create_remote_dir=False,  # made earlier
     )
     return op
