@@ -18,7 +18,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files, systemd
 
 from roles import settings
-from roles.common import debs, install_code
+from roles.common import activate_code, debs
 from roles.service import service
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -52,7 +52,7 @@ def agent() -> None:
         systemd.service(
             name="docker enabled and running", service="docker.service", running=True, enabled=True
         )
-    code = install_code()
+    code = activate_code()
     files.directory(
         name="agent work dir",
         path=f"{s['data_dir']}/agent",

@@ -7,11 +7,15 @@
 - `/opt/dcos-core/bin/dcos-wait` (used by the restarts to wait for a service to come back);
 - the wheelhouse tarball built on the control machine (`roles.wheelhouse`), uploaded only when its
   checksum differs;
-- `/etc/dcos-core/roles`: the host's roles, one a line (master, agent, public_agent).
+- `/etc/dcos-core/roles`: the host's roles, one a line (master, agent, public_agent);
+- a venv holding exactly `dcos-core==<version>` installed from the uploaded wheelhouse (no index),
+  one per wheelhouse: `/opt/dcos-core/venvs/<version>-<sha256[:12]>`, built in parallel on every
+  host while the running services keep using the previous one.
 
-`install_code()` (called by the master and agent roles right before their restarts, so running
-services keep their code on disk until it is their turn) installs the exact dcos-core version into
-the venv `/opt/dcos-core/venv` from the uploaded wheelhouse, and writes `/etc/dcos-core/version`.
+`activate_code()` (called by the master and agent roles right before their restarts) points the
+symlink `/opt/dcos-core/venv` (what the units run) at the host's venv and writes
+`/etc/dcos-core/version`; its change is what makes the roles restart their services for new code.
+A switch back to a version whose venv is still there (the previous one is kept) is instant.
 """
 
 from __future__ import annotations
@@ -99,36 +103,47 @@ def system_user(user: str, home: str, shell: str = "/usr/sbin/nologin") -> Any:
 
 
 @operation()
-def venv_install(venv: str, tarball: str, unpack_dir: str, version: str, sha256: str) -> Any:
-    """Install exactly `dcos-core==version` into `venv` from the wheelhouse `tarball`.
+def venv_install(venvs_dir: str, venv_id: str, tarball: str, version: str, keep: str) -> Any:
+    """Create the venv `<venvs_dir>/<venv_id>` holding exactly `dcos-core==version`.
 
-    A stamp in the venv holds "<version> <tarball sha256>" of the last successful install: the
-    operation changes nothing when it matches, and (re)installs otherwise, also after a failed
-    run. A same-version rebuild (changed code, same version) is force-reinstalled.
+    The venv is built from scratch from the wheelhouse `tarball` (no index) and a stamp file is
+    written last: a venv with the stamp is complete and left alone, one without (an interrupted
+    run) is rebuilt. Other venvs are removed, except the one `keep` (the symlink the services
+    run) points to, so a host holds at most the running and the next version.
     """
-    stamp = f"{venv}/{STAMP_NAME}"
-    want = f"{version} {sha256}"
+    target = f"{venvs_dir}/{venv_id}"
+    stamp = f"{target}/{STAMP_NAME}"
     lines = host.get_fact(FileContents, path=stamp)
-    if lines and lines[0].strip() == want:
-        host.noop(f"dcos-core {version} is installed in {venv}")
+    if lines and lines[0].strip() == venv_id:
+        host.noop(f"dcos-core {version} is installed in {target}")
         return
     q = shlex.quote
-    pin = q(f"dcos-core=={version}")
+    wheels = f"{venvs_dir}/.wheels-{venv_id}"
+    # pip runs from its wheel (in the wheelhouse) inside a venv made without pip: ~40 % faster
+    # than ensurepip + pip, and the venv holds only dcos-core and its dependencies.
     pip = (
-        "PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore "
-        f"{q(venv + '/bin/pip')} install --quiet --no-index"
-        f" --find-links {q(unpack_dir + '/wheels')}"
+        f'pipwhl=$(ls {q(wheels)}/wheels/pip-*.whl | head -n 1) && [ -n "$pipwhl" ] &&'
+        " PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_NO_CACHE_DIR=1"
+        f' PIP_ROOT_USER_ACTION=ignore {q(target + "/bin/python")} "$pipwhl/pip" install'
+        f" --quiet --no-index --find-links {q(wheels + '/wheels')} {q(f'dcos-core=={version}')}"
+    )
+    prune = (
+        f"current=$(readlink -f {q(keep)} || true); for d in {q(venvs_dir)}/*; do"
+        f' [ "$d" = {q(target)} ] || [ "$(readlink -f "$d")" = "$current" ] || rm -rf "$d";'
+        " done"
     )
     script = " && ".join(
         [
-            f"rm -rf {q(unpack_dir)}",
-            f"mkdir -p {q(unpack_dir)}",
-            f"tar -xf {q(tarball)} -C {q(unpack_dir)}",
-            f"{{ test -x {q(venv + '/bin/python')} || python3 -m venv {q(venv)}; }}",
-            f"{pip} {pin}",
-            f"{pip} --no-deps --force-reinstall {pin}",
-            f"{q(venv + '/bin/dcos-core')} version >/dev/null",
-            f"echo {q(want)} > {q(stamp)}",
+            f"mkdir -p {q(venvs_dir)}",
+            prune,
+            f"rm -rf {q(target)} {q(wheels)}",
+            f"mkdir -p {q(wheels)}",
+            f"tar -xf {q(tarball)} -C {q(wheels)}",
+            f"python3 -m venv --without-pip {q(target)}",
+            pip,
+            f"rm -rf {q(wheels)}",
+            f"{q(target + '/bin/dcos-core')} version >/dev/null",
+            f"echo {q(venv_id)} > {q(stamp)}",
         ]
     )
     yield StringCommand(script)
@@ -199,6 +214,14 @@ def common() -> None:
         mode="644",
         create_remote_dir=False,  # made earlier
     )
+    venv_install(
+        name=f"venv with dcos-core {wh.version}",
+        venvs_dir=f"{s['install_dir']}/venvs",
+        venv_id=venv_id(wh),
+        tarball=f"{s['install_dir']}/wheelhouse/{TARBALL_NAME}",
+        version=wh.version,
+        keep=s["venv"],
+    )
     files.put(
         name="roles file",
         src=StringIO("".join(f"{r}\n" for r in s["roles"])),
@@ -210,33 +233,38 @@ def common() -> None:
     )
 
 
-_installs: dict[tuple[int, str], OperationMeta] = {}
+def venv_id(wh: wheelhouse.Wheelhouse) -> str:
+    """`<version>-<first 12 hex digits of the wheelhouse sha256>`: one venv per wheelhouse."""
+    return f"{wh.version}-{wh.sha256[:12]}"
 
 
-def install_code() -> OperationMeta:
-    """Install the host's dcos-core version into the venv (once per host and run).
+_activations: dict[tuple[int, str], OperationMeta] = {}
+
+
+def activate_code() -> OperationMeta:
+    """Point `/opt/dcos-core/venv` at this host's venv (once per host and run).
 
     Returns the operation whose change means "the code changed: restart the services". A host
-    with two roles (a master that is also an agent) installs once, in the first role, and both
+    with two roles (a master that is also an agent) switches once, in its first role, and both
     roles restart on that change.
     """
     key = (id(ctx_state.get()), host.name)
-    if key not in _installs:
-        _installs[key] = _install()
-    return _installs[key]
+    if key not in _activations:
+        _activations[key] = _activate()
+    return _activations[key]
 
 
 @deploy("dcos-core code")
-def _install() -> OperationMeta:
+def _activate() -> OperationMeta:
     s = settings.resolve()
     wh = upload_wheelhouse(s)
-    op = venv_install(
-        name=f"install dcos-core {wh.version} into {s['venv']}",
-        venv=s["venv"],
-        tarball=f"{s['install_dir']}/wheelhouse/{TARBALL_NAME}",
-        unpack_dir=f"{s['install_dir']}/wheelhouse/current",
-        version=wh.version,
-        sha256=wh.sha256,
+    op = files.link(
+        name=f"{s['venv']} -> dcos-core {wh.version}",
+        path=s["venv"],
+        target=f"{s['install_dir']}/venvs/{venv_id(wh)}",
+        force=True,
+        force_backup=False,
+        create_remote_dir=False,  # made by the common role
     )
     files.put(
         name="version file",
@@ -245,6 +273,6 @@ def _install() -> OperationMeta:
         user="root",
         group=s["system_user"],
         mode="644",
-        create_remote_dir=False,  # made earlier
+        create_remote_dir=False,  # made by the common role
     )
     return op

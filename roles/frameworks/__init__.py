@@ -13,7 +13,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from roles import settings
-from roles.common import install_code
+from roles.common import activate_code
 from roles.service import service
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -31,7 +31,7 @@ def ping_wait(s: dict, svc: str) -> str:
 def frameworks() -> None:
     """Marathon and Chronos on this (master) host."""
     s = settings.resolve()
-    code = install_code()
+    code = activate_code()
     for svc in ("marathon", "chronos"):
         files.directory(
             name=f"{svc} work dir",

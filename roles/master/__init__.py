@@ -12,7 +12,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from roles import settings
-from roles.common import install_code
+from roles.common import activate_code
 from roles.service import service
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -30,7 +30,7 @@ def health_wait(s: dict) -> str:
 def master() -> None:
     """Install the code and run `dcos-core master` as the system user."""
     s = settings.resolve()
-    code = install_code()
+    code = activate_code()
     files.directory(
         name="master work dir",
         path=f"{s['data_dir']}/master",
