@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 CONF_DIR = "/etc/dcos-core"
@@ -169,6 +171,29 @@ def hosts_requested(option: Any) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
+# SSH connection sharing. testinfra's ssh backend passes ControlMaster=auto and ControlPersist
+# but no ControlPath (and ignores --ssh-extra-args), so every command opens a new connection,
+# about 0.3 s each; with a ControlPath all commands to a host share one.
+
+
+def wants_control_path(host: Any) -> bool:
+    """Whether `host` uses testinfra's ssh backend without a ControlPath of its own."""
+    backend = getattr(host, "backend", None)
+    return (
+        hasattr(backend, "controlpath")
+        and not backend.controlpath
+        and bool(getattr(backend, "controlpersist", 0))
+    )
+
+
+def set_control_path(host: Any, directory: str) -> None:
+    """Share one connection per host through sockets in `directory` (keep its path short:
+    a unix socket path has at most 107 bytes, and the socket names are 40 characters)."""
+    # testinfra %-formats the ssh command line: %%C reaches ssh as %C (hash of host, port, user).
+    host.backend.controlpath = f"{directory}/%%C"
+
+
+# --------------------------------------------------------------------------------------------
 # Configuration files
 
 
@@ -306,6 +331,61 @@ def active_frameworks(frameworks: Mapping[str, Any], name: str) -> list[dict[str
     return [
         f for f in frameworks.get("frameworks", []) if f.get("name") == name and f.get("active")
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Files and users in one command each (every command is an SSH round trip).
+
+STAT_FORMAT = "%U %G %f %n"  # owner, group, raw mode in hex (type + permissions), path
+
+
+@dataclass(frozen=True)
+class Stat:
+    user: str
+    group: str
+    mode: int  # permission bits, e.g. 0o640
+    is_dir: bool
+    is_file: bool
+
+    def owner_mode(self) -> str:
+        """`user:group 0mode`, e.g. `root:dcos 0640` (what the checks compare)."""
+        return f"{self.user}:{self.group} {self.mode:04o}"
+
+
+def parse_stat(stdout: str) -> dict[str, Stat]:
+    """`stat -c STAT_FORMAT` output -> path: Stat (paths stat could not see are absent)."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) != 4:
+            continue
+        user, group, raw, path = parts
+        mode = int(raw, 16)
+        out[path] = Stat(user, group, stat.S_IMODE(mode), stat.S_ISDIR(mode), stat.S_ISREG(mode))
+    return out
+
+
+def stat_paths(host: Any, *paths: str) -> dict[str, Stat]:
+    """Owner, group, mode and type of `paths` on `host`, in one command."""
+    res = host.run("stat -L -c %s -- " + " ".join(["%s"] * len(paths)), STAT_FORMAT, *paths)
+    return parse_stat(res.stdout)
+
+
+@dataclass(frozen=True)
+class Passwd:
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str
+
+
+def parse_passwd(line: str) -> Passwd | None:
+    """A `getent passwd NAME` line (None if it is not one)."""
+    fields = line.strip().split(":")
+    if len(fields) != 7 or not fields[2].isdigit() or not fields[3].isdigit():
+        return None
+    return Passwd(fields[0], int(fields[2]), int(fields[3]), fields[5], fields[6])
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,20 +15,20 @@ def roles(host):
 
 
 def test_system_user(host):
-    user = host.user(h.USER)
-    assert user.exists, f"no user {h.USER}"
+    res = host.run("getent passwd %s; echo ---; cat /etc/login.defs", h.USER)
+    passwd, _, login_defs = res.stdout.partition("---\n")
+    user = h.parse_passwd(passwd)
+    assert user, f"no user {h.USER}"
     assert user.home == h.USER_HOME
     assert user.shell in h.NOLOGIN_SHELLS, f"{h.USER} can log in with {user.shell}"
-    login_defs = host.file("/etc/login.defs")
-    uid_max = h.sys_uid_max(login_defs.content_string if login_defs.exists else "")
+    uid_max = h.sys_uid_max(login_defs)
     assert user.uid <= uid_max, f"{h.USER} uid {user.uid} is not a system uid (<= {uid_max})"
 
 
 def test_conf_dir(host):
-    d = host.file(h.CONF_DIR)
-    assert d.is_directory
-    got = f"{d.user}:{d.group} {d.mode:04o}"
-    assert got == f"root:{h.USER} 0750", f"{h.CONF_DIR} is {got}"
+    d = h.stat_paths(host, h.CONF_DIR).get(h.CONF_DIR)
+    assert d and d.is_dir, f"no directory {h.CONF_DIR}"
+    assert d.owner_mode() == f"root:{h.USER} 0750", f"{h.CONF_DIR} is {d.owner_mode()}"
 
 
 def test_roles_file(host, roles):
@@ -38,19 +38,18 @@ def test_roles_file(host, roles):
 
 def test_config_files(host, roles):
     """The services of the host's roles have their TOML; every TOML is root:dcos 0640 and parses."""
-    present = {
-        name.removesuffix(".toml")
-        for name in host.file(h.CONF_DIR).listdir()
-        if name.endswith(".toml")
-    }
+    paths = [
+        f"{h.CONF_DIR}/{name}" for name in host.file(h.CONF_DIR).listdir() if name.endswith(".toml")
+    ]
+    present = {p.rsplit("/", 1)[1].removesuffix(".toml") for p in paths}
     missing = set(h.expected_services(roles)) - present
     assert not missing, f"missing {sorted(f'{h.CONF_DIR}/{s}.toml' for s in missing)}"
-    for svc in sorted(present):
-        f = host.file(f"{h.CONF_DIR}/{svc}.toml")
-        got = f"{f.user}:{f.group} {f.mode:04o}"
-        assert got == f"root:{h.USER} 0640", f"{f.path} is {got}"
-        if svc in h.SERVICES:
-            h.parse_service_toml(f.content_string, svc)
+    stats = h.stat_paths(host, *paths)
+    for path in sorted(paths):
+        got = stats[path].owner_mode() if path in stats else "missing"
+        assert got == f"root:{h.USER} 0640", f"{path} is {got}"
+    for svc in sorted(present & set(h.SERVICES)):
+        h.parse_service_toml(host.file(f"{h.CONF_DIR}/{svc}.toml").content_string, svc)
 
 
 def test_config_accepted_by_installed_dcos_core(host, roles):
@@ -74,12 +73,13 @@ def test_config_accepted_by_installed_dcos_core(host, roles):
 
 
 def test_venv(host):
-    venv = host.file(h.VENV)
-    assert venv.is_directory
-    assert venv.user == "root"
-    assert not venv.mode & 0o022, f"{h.VENV} is writable by group or others ({venv.mode:o})"
-    exe = host.file(h.DCOS_CORE_BIN)
-    assert exe.exists and exe.user == "root" and exe.mode & 0o111
+    stats = h.stat_paths(host, h.VENV, h.DCOS_CORE_BIN)
+    venv, exe = stats.get(h.VENV), stats.get(h.DCOS_CORE_BIN)
+    assert venv and venv.is_dir, f"no directory {h.VENV}"
+    assert venv.user == "root", f"{h.VENV} is owned by {venv.user}"
+    assert not venv.mode & 0o022, f"{h.VENV} is writable by group or others ({venv.mode:04o})"
+    assert exe and exe.is_file, f"no {h.DCOS_CORE_BIN}"
+    assert exe.user == "root" and exe.mode & 0o111, f"{h.DCOS_CORE_BIN}: {exe.owner_mode()}"
     host.run_expect([0], "%s --help", h.DCOS_CORE_BIN)
 
 

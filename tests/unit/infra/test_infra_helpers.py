@@ -327,3 +327,74 @@ def test_eventually_returns_first_good_result_or_last_at_deadline():
         clock=lambda: now[0],
     )
     assert out == len(calls) == 4  # at 0, 1, 2, then 3 >= deadline 2.5
+
+
+# ---- files and users ------------------------------------------------------------------------
+
+
+def test_parse_stat_of_real_stat_output(tmp_path):
+    """`stat -c STAT_FORMAT` run here: the parser reads type, permissions and spaced names."""
+    import os
+    import subprocess
+
+    d = tmp_path / "conf dir"
+    d.mkdir(mode=0o750)
+    f = d / "master.toml"
+    f.write_text("")
+    os.chmod(d, 0o750)
+    os.chmod(f, 0o640)
+    out = subprocess.run(
+        ["stat", "-L", "-c", h.STAT_FORMAT, "--", str(d), str(f), str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+    ).stdout
+    stats = h.parse_stat(out)
+    assert set(stats) == {str(d), str(f)}
+    assert stats[str(d)].is_dir and not stats[str(d)].is_file
+    assert stats[str(d)].mode == 0o750
+    assert stats[str(f)].is_file and stats[str(f)].mode == 0o640
+    assert stats[str(f)].owner_mode().endswith(" 0640")
+
+
+def test_parse_stat_lines():
+    stats = h.parse_stat("root dcos 41e8 /etc/dcos-core\nroot dcos 81a0 /etc/dcos-core/a b.toml\n")
+    assert stats["/etc/dcos-core"] == h.Stat("root", "dcos", 0o750, True, False)
+    assert stats["/etc/dcos-core/a b.toml"].owner_mode() == "root:dcos 0640"
+    assert h.parse_stat("garbage\n") == {}
+
+
+def test_parse_passwd():
+    u = h.parse_passwd("dcos:x:998:998::/var/lib/dcos-core:/usr/sbin/nologin\n")
+    assert u == h.Passwd("dcos", 998, 998, "/var/lib/dcos-core", "/usr/sbin/nologin")
+    assert h.parse_passwd("") is None
+    assert h.parse_passwd("not a passwd line") is None
+
+
+# ---- ssh connection sharing -----------------------------------------------------------------
+
+
+def test_control_path_only_for_ssh_backends_without_one():
+    ssh = SimpleNamespace(backend=SimpleNamespace(controlpath=None, controlpersist=60))
+    assert h.wants_control_path(ssh)
+    h.set_control_path(ssh, "/tmp/dcos-infra-ssh-x")
+    assert not h.wants_control_path(ssh)
+    # testinfra builds the ssh command with %-formatting: ssh must receive a literal %C.
+    assert ("-o ControlPath=" + ssh.backend.controlpath) % () == (
+        "-o ControlPath=/tmp/dcos-infra-ssh-x/%C"
+    )
+    own = SimpleNamespace(backend=SimpleNamespace(controlpath="/run/cm", controlpersist=60))
+    assert not h.wants_control_path(own)
+    no_persist = SimpleNamespace(backend=SimpleNamespace(controlpath=None, controlpersist=0))
+    assert not h.wants_control_path(no_persist)
+    paramiko = SimpleNamespace(backend=SimpleNamespace(client=None))
+    assert not h.wants_control_path(paramiko)
+
+
+def test_control_path_with_the_real_ssh_backend():
+    testinfra = pytest.importorskip("testinfra")
+    host = testinfra.get_host("ssh://root@10.0.0.9:2222", ssh_config="/dev/null")
+    assert h.wants_control_path(host)
+    h.set_control_path(host, "/tmp/d")
+    cmd, args = host.backend._build_ssh_command("true")
+    line = " ".join(cmd) % tuple(args)
+    assert "-o ControlMaster=auto" in line and "-o ControlPath=/tmp/d/%C" in line
