@@ -7,7 +7,7 @@ executes the operations in the order they appear here, each on all its hosts bef
    machine, before any operation, and uploaded only when its checksum changed);
 2. masters (`masters`): the code, `dcos-master`; restarts one master at a time, each waiting
    for `/health`;
-3. the frameworks on the masters: `dcos-marathon`, `dcos-chronos`;
+3. the frameworks on the (first) master: `dcos-marathon`, `dcos-chronos`;
 4. agents (`agents`, `public_agents`): the code, `dcos-agent` (+ `dcos-lb` with HAProxy on public
    agents); restarts in batches of `agent_upgrade_batch`, each waiting for the agent to rejoin.
 
@@ -22,7 +22,7 @@ _root = str(Path(__file__).resolve().parent)
 if _root not in sys.path:  # `pyinfra --chdir` or a deploy started from another directory
     sys.path.insert(0, _root)
 
-from pyinfra import config, host, logger  # noqa: E402
+from pyinfra import config, host, inventory, logger  # noqa: E402
 from roles import settings  # noqa: E402
 from roles.agent import agent  # noqa: E402
 from roles.common import common, phase  # noqa: E402
@@ -33,6 +33,14 @@ from roles.master import master  # noqa: E402
 # deploy instead of letting the rollout continue (`--fail-percent N` overrides).
 if config.FAIL_PERCENT is None:
     config.FAIL_PERCENT = 0
+
+_masters = inventory.get_group(settings.MASTERS, [])
+if len(_masters) > 1 and host == _masters[0]:
+    logger.warning(
+        f"{len(_masters)} hosts in `masters`: until high availability (ZooKeeper) lands, agents "
+        f"and frameworks use the first one ({host.name}), which alone runs Marathon and Chronos;"
+        " the others run idle masters"
+    )
 
 roles = settings.host_roles(host.groups)
 if not roles:
@@ -45,7 +53,7 @@ else:
     if "master" in roles:
         master()
     phase(name="--- frameworks ---", label="frameworks")
-    if "master" in roles:
+    if "master" in roles and host == _masters[0]:  # one Marathon, one Chronos (until HA)
         frameworks()
     phase(name="--- agents ---", label="agents")
     if "agent" in roles:
