@@ -19,13 +19,13 @@ Debian 12; they need no internet access: the code comes as a wheelhouse built on
 and apt only has to reach its mirror (or `apt_proxy`). A bare host list works: every setting has a
 default (roles/settings.py; docs/deploy.md).
 
-Data precedence, highest first: `--data` on the command line, host data (the dict next to a
-host), group data (`<group>_data` below is merged through `group_data/`-style tuples), then the
-defaults of roles/settings.py.
+Data precedence, highest first: `--data key=value` on the command line, host data (the dict
+next to a host), group data (the dict after a group's host list, or `group_data/<group>.py`),
+`group_data/all.py`, then the defaults of roles/settings.py.
 """
 
-# Settings for every host (pyinfra's `all` data goes in a group tuple's data or group_data/all.py;
-# here each group carries it, so this file is self-contained).
+# Settings for every host. pyinfra reads data for all hosts from `group_data/all.py`; to keep this
+# example in one file each group below starts from this dict instead.
 all_data = {
     "ssh_user": "root",
     # "ssh_key": "~/.ssh/dcos_ed25519",
