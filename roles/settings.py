@@ -472,7 +472,7 @@ def derive(
         lb_bind=s["lb_bind_address"] or bind,
         master=master,
         marathon_url=f"http://{master_host}:{s['marathon_port']}",
-        version=s["dcos_version"] or source_version(),
+        version=str(s["dcos_version"] or source_version()),
         venv=f"{s['install_dir']}/venv",
         dcos_core=f"{s['install_dir']}/venv/bin/dcos-core",
         wait=f"{s['install_dir']}/bin/dcos-wait",

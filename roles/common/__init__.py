@@ -163,7 +163,7 @@ def phase(label: str) -> Any:
 
 def upload_wheelhouse(s: dict[str, Any]) -> wheelhouse.Wheelhouse:
     """The wheelhouse of the host's version (built on the control machine once per run)."""
-    return wheelhouse.ensure(s["dcos_version"], s["wheelhouse_dir"], log=log.info)
+    return wheelhouse.ensure(s["version"], s["wheelhouse_dir"], log=log.info)
 
 
 @deploy("dcos-core common", data_defaults=settings.defaults())
