@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -81,6 +82,31 @@ class Proc:
         self.p.kill()
         self.p.wait()
         self._out.close()
+
+
+PORT_SLICES = 10
+
+
+def agent_port_slice(resources: str, i: int) -> str:
+    """`resources` with agent `i`'s own slice of a wide `ports` range.
+
+    Every test agent listens on 127.0.0.1, so two agents offering the same port would start two
+    tasks on one port ("Address already in use"). A range of 200 ports or more is split into
+    `PORT_SLICES` disjoint slices, one per agent (agent `i` gets slice `i % PORT_SLICES`).
+
+    Example:
+        >>> agent_port_slice("cpus:1;ports:[31000-31999]", 1)
+        'cpus:1;ports:[31100-31199]'
+    """
+    m = re.search(r"ports:\[(\d+)-(\d+)\]", resources)
+    if not m:
+        return resources
+    lo, hi = int(m.group(1)), int(m.group(2))
+    width = (hi - lo + 1) // PORT_SLICES
+    if hi - lo + 1 < 200:
+        return resources
+    start = lo + (i % PORT_SLICES) * width
+    return resources[: m.start()] + f"ports:[{start}-{start + width - 1}]" + resources[m.end() :]
 
 
 class Cluster:
@@ -161,7 +187,7 @@ class Cluster:
                 "--work-dir",
                 str(self.work / f"agent-{i}"),
                 "--resources",
-                self.agent_resources,
+                agent_port_slice(self.agent_resources, i),
                 "--status-update-retry-min",
                 str(self.status_update_retry_min),
                 "--status-update-retry-max",

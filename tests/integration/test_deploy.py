@@ -6,7 +6,8 @@ the deploy builds and uploads):
 
 1. `pyinfra -y inventories/test.py deploy.py` stands up one master (with Marathon and Chronos)
    and two agents;
-2. the same command again changes nothing on any host;
+2. the same command again changes nothing on any host; changing one setting (Chronos'
+   `prelaunch`) changes and restarts only Chronos;
 3. the testinfra checks (`tests/infra`) pass against the three hosts;
 4. a Marathon app with one instance per agent (UNIQUE hostname) is reached on both agents;
 5. an upgrade to a rebuilt wheel with a bumped version (a copy of the project) restarts every
@@ -48,9 +49,10 @@ class Deploy:
         self.hosts_json = work / "hosts.json"
         self.groups: dict[str, list[str]] = {"masters": [], "agents": [], "public_agents": []}
         self.log: list[str] = []
+        self.data: dict[str, Any] = {}
 
     def write(self) -> None:
-        self.hosts.write_hosts_json(self.hosts_json, self.groups)
+        self.hosts.write_hosts_json(self.hosts_json, self.groups, self.data)
 
     def run(self, project: Path = ROOT) -> tuple[float, str]:
         self.write()
@@ -121,6 +123,12 @@ def _version(host: TestHost) -> str:
     return host.run("cat /etc/dcos-core/version").stdout.strip()
 
 
+def _main_pid(host: TestHost, unit: str) -> int:
+    pid = int(host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip())
+    assert pid > 0, f"{unit} is not running on {host.name}"
+    return pid
+
+
 def _pids(host: TestHost, pattern: str) -> set[int]:
     """PIDs of the processes whose command line matches `pattern` (not this shell's own)."""
     p = host.run(f"pgrep -f '[{pattern[0]}]{pattern[1:]}' || true")
@@ -148,6 +156,22 @@ def test_deploy_redeploy_verify_run_upgrade_and_grow(hosts: TestHosts, tmp_path:
     changed = changed_hosts(out)
     assert set(changed) >= {m1.ip, a1.ip, a2.ip} or set(changed) >= {"m1", "a1", "a2"}, out[-3000:]
     assert not any(changed.values()), f"a no-change run changed something: {changed}"
+
+    # 2b. one setting changed: only Chronos' config changes and only Chronos restarts
+    services = ("dcos-master", "dcos-marathon", "dcos-chronos")
+    pids = {s: _main_pid(m1, s) for s in services}
+    agent_pids = {h.name: _main_pid(h, "dcos-agent") for h in (a1, a2)}
+    d.data = {"chronos_options": {"prelaunch": 30}}
+    figures["one_setting_deploy_s"], out = d.run()
+    changed = changed_hosts(out)
+    assert {h for h, n in changed.items() if n} <= {m1.ip, "m1"}, changed
+    assert "prelaunch = 30" in m1.run("cat /etc/dcos-core/chronos.toml").stdout
+    after = {s: _main_pid(m1, s) for s in services}
+    assert after["dcos-chronos"] != pids["dcos-chronos"]
+    assert after["dcos-master"] == pids["dcos-master"]
+    assert after["dcos-marathon"] == pids["dcos-marathon"]
+    assert {h.name: _main_pid(h, "dcos-agent") for h in (a1, a2)} == agent_pids
+    wait_for(lambda: {"marathon", "chronos"} <= _frameworks(m1.ip), 60, "chronos back")
 
     # 3. testinfra
     t = time.monotonic()
