@@ -492,6 +492,34 @@ class RawScheduler:
             payload["filters"] = {"refuse_seconds": refuse_seconds}
         self.send("ACCEPT", payload)
 
+    def decline_held_offers(self, refuse_seconds: float = 60.0) -> int:
+        """Decline every offer this (passive) scheduler was sent and still holds.
+
+        A test scheduler that never answers its offers keeps their resources from every other
+        framework (the master has no offer timeout by default). Returns how many were declined.
+        """
+        while True:  # take what is queued, without waiting
+            try:
+                ev = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if ev is None:
+                self.events.put(None)
+                break
+            self.seen.append(ev)
+        held: dict[str, dict[str, Any]] = {}
+        for ev in self.seen:
+            if ev["type"] == "OFFERS":
+                held.update({o["id"]["value"]: o["id"] for o in ev["offers"]["offers"]})
+            elif ev["type"] == "RESCIND":
+                held.pop(ev["rescind"]["offer_id"]["value"], None)
+        if held:
+            self.send(
+                "DECLINE",
+                {"offer_ids": list(held.values()), "filters": {"refuse_seconds": refuse_seconds}},
+            )
+        return len(held)
+
     def close(self) -> None:
         self.drop_connection()
 
