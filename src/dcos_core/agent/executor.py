@@ -341,6 +341,13 @@ class CommandExecutor:
                 )
                 return
             self._launched = True
+            if self.state in (TaskState.STAGING, TaskState.STARTING):
+                # The container was launched, but the agent died before it recorded
+                # TASK_RUNNING: report it now, so the framework sees RUNNING before the end
+                # (a Mesos executor would resend it to the recovered agent).
+                self._status(
+                    TaskState.RUNNING, extra={"container_status": self._container_status()}
+                )
             termination = await self._containerizer.wait(self.container_id)
             await self._destroy(0.0)
             self._finish(termination)

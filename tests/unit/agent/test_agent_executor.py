@@ -22,6 +22,7 @@ from dcos_core.containerizer.base import Containerizer
 from dcos_core.containerizer.posix import PosixContainerizer, make_subreaper
 from dcos_core.containerizer.simulated import SimulatedContainerizer
 from dcos_core.errors import InvalidError
+from dcos_core.model.task import TaskState
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -107,6 +108,22 @@ async def test_finished_task_with_real_process(tmp_path: Path) -> None:
     assert all(s["source"] == "SOURCE_EXECUTOR" and s["executor_id"] == {"value": "t"} for s in out)
     assert out[1]["container_status"]["executor_pid"] == ex.pid
     assert (ex.sandbox / "stdout").read_text() == f"31005 {ex.sandbox}\n"
+
+
+async def test_resumed_task_last_seen_starting_reports_running_before_its_end(
+    tmp_path: Path,
+) -> None:
+    """The agent died after the launch but before it recorded TASK_RUNNING: the recovered
+    executor reports RUNNING, then the end (no state is skipped)."""
+    c = PosixContainerizer()
+    first, _ = run(tmp_path, task("t", "sleep 0.5"), c)
+    running = asyncio.create_task(first.run())
+    await asyncio.sleep(0.2)
+    again, out = run(tmp_path, task("t", "sleep 0.5"), c)
+    again.container_id = first.container_id
+    await asyncio.wait_for(again.resume(TaskState.STARTING, None, True), 5)
+    await asyncio.wait_for(running, 5)
+    assert states(out) == ["TASK_RUNNING", "TASK_FINISHED"]
 
 
 async def test_failed_task_reports_exit_code(tmp_path: Path) -> None:
