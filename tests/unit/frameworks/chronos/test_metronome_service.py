@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from chronos_fakes import RecordingDriver
 
 from dcos_core.clock import FakeClock
 from dcos_core.errors import NotFoundError
@@ -65,32 +66,6 @@ def times(c: Chronos, job: str, state: RunState | None = None) -> list[str]:
     return [iso(r.scheduled) for r in runs(c, job, state)]
 
 
-class FakeDriver:
-    def __init__(self) -> None:
-        self.launched: list[dict[str, Any]] = []
-        self.killed: list[str] = []
-
-    async def accept(
-        self, offer_ids: list[str], operations: list[dict[str, Any]], refuse_seconds: float | None
-    ) -> None:
-        for op in operations:
-            self.launched += op["launch"]["task_infos"]
-
-    async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None:
-        pass
-
-    async def kill(
-        self, task_id: str, agent_id: str | None = None, grace_period: float | None = None
-    ) -> None:
-        self.killed.append(task_id)
-
-    async def revive(self, roles: list[str] | None = None) -> None:
-        pass
-
-    async def reconcile(self, tasks: list[tuple[str, str | None]] = []) -> None:  # noqa: B006
-        pass
-
-
 _offers = 0
 
 
@@ -116,11 +91,11 @@ def launch(c: Chronos) -> list[dict[str, Any]]:
     """Offer once; the task infos launched."""
     d = c.driver
     if d is None:
-        d = c.driver = FakeDriver()
-    assert isinstance(d, FakeDriver)
-    before = len(d.launched)
+        d = c.driver = RecordingDriver()
+    assert isinstance(d, RecordingDriver)
+    before = len(d.tasks)
     asyncio.run(c.handle_offers([offer()]))
-    return d.launched[before:]
+    return d.tasks[before:]
 
 
 def status(task_id: str, state: str, **extra: Any) -> dict[str, Any]:

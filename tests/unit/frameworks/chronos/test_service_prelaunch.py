@@ -10,6 +10,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from chronos_fakes import RecordingDriver
+
 from dcos_core.clock import FakeClock
 from dcos_core.frameworks.chronos.ledger import RunState
 from dcos_core.frameworks.chronos.models import parse_job
@@ -20,41 +22,15 @@ from dcos_core.state.memory import InMemoryStore
 T0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 
 
-class Driver:
-    def __init__(self) -> None:
-        self.tasks: list[dict[str, Any]] = []
-        self.killed: list[str] = []
-
-    async def accept(
-        self, offer_ids: list[str], operations: list[dict[str, Any]], refuse_seconds: float | None
-    ) -> None:
-        for op in operations:
-            self.tasks += op["launch"]["task_infos"]
-
-    async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None:
-        pass
-
-    async def kill(
-        self, task_id: str, agent_id: str | None = None, grace_period: float | None = None
-    ) -> None:
-        self.killed.append(task_id)
-
-    async def revive(self, roles: list[str] | None = None) -> None:
-        pass
-
-    async def reconcile(self, tasks: list[tuple[str, str | None]] = []) -> None:  # noqa: B006
-        pass
-
-
 def make(store: InMemoryStore | None = None, prelaunch: float = 15.0, at: float = T0) -> Chronos:
     c = Chronos(store or InMemoryStore(), clock=FakeClock(at), prelaunch=prelaunch)
     c.load()
-    c.driver = Driver()
+    c.driver = RecordingDriver()
     return c
 
 
-def driver(c: Chronos) -> Driver:
-    assert isinstance(c.driver, Driver)
+def driver(c: Chronos) -> RecordingDriver:
+    assert isinstance(c.driver, RecordingDriver)
     return c.driver
 
 

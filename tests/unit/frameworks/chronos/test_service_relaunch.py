@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from chronos_fakes import RecordingDriver
+
 from dcos_core.clock import FakeClock
 from dcos_core.frameworks.chronos.ledger import RunState
 from dcos_core.frameworks.chronos.models import parse_job
@@ -30,31 +32,6 @@ def advance(c: Chronos, seconds: float) -> None:
     c._plan(c.clock.time())
 
 
-class FakeDriver:
-    def __init__(self) -> None:
-        self.launched: list[str] = []
-
-    async def accept(
-        self, offer_ids: list[str], operations: list[dict[str, Any]], refuse_seconds: float | None
-    ) -> None:
-        for op in operations:
-            self.launched += [t["task_id"]["value"] for t in op["launch"]["task_infos"]]
-
-    async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None:
-        pass
-
-    async def kill(
-        self, task_id: str, agent_id: str | None = None, grace_period: float | None = None
-    ) -> None:
-        pass
-
-    async def revive(self, roles: list[str] | None = None) -> None:
-        pass
-
-    async def reconcile(self, tasks: list[tuple[str, str | None]] = []) -> None:  # noqa: B006
-        pass
-
-
 def offer(n: int) -> dict[str, Any]:
     return {
         "id": {"value": f"o{n}"},
@@ -74,7 +51,7 @@ def test_a_late_second_task_unknown_does_not_relaunch_a_running_relaunch() -> No
     c = make("2026-01-01T00:00:00Z")
     add(c, name="j", schedule="R1/2026-01-01T00:00:05Z/PT5S", cpus=0.1, mem=16)
     advance(c, 6)
-    d = FakeDriver()
+    d = RecordingDriver()
     c.driver = d
     asyncio.run(c.handle_offers([offer(1)]))
     first = d.launched[-1]
