@@ -6,10 +6,8 @@ filesystem), which is what the assertions read: what ran, when, and how often.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,15 +21,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    os.chmod(tmp_path, 0o755)
-    c = Cluster(tmp_path, agent_resources="cpus:4;mem:4096;disk:4096;ports:[31000-31999]")
-    try:
-        c.start(agents=2)
-        c.start_chronos()
-        yield c
-    finally:
-        c.stop()
+def cluster(chronos_cluster: Cluster) -> Cluster:
+    return chronos_cluster
 
 
 def client(c: Cluster) -> Any:

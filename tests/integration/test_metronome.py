@@ -4,8 +4,6 @@ task's directory on the agent; a failing run reports its exit code."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,18 +13,12 @@ import pytest
 from tests.cluster import Cluster, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CHRONOS_AGENTS = 1  # the sandbox link is checked against the one agent
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    os.chmod(tmp_path, 0o755)
-    c = Cluster(tmp_path, agent_resources="cpus:4;mem:4096;disk:4096;ports:[31000-31999]")
-    try:
-        c.start(agents=1)
-        c.start_chronos()
-        yield c
-    finally:
-        c.stop()
+def cluster(chronos_cluster: Cluster) -> Cluster:
+    return chronos_cluster
 
 
 def job(job_id: str, cmd: str, **run: Any) -> dict[str, Any]:

@@ -199,17 +199,17 @@ def create_chronos_app(c: Chronos) -> FastAPI:
         c.delete_job(name)
         return Response(status_code=204)
 
+    async def put_job(request: Request, dependency: bool) -> Response:
+        c.put_job(parse_job(await body_json(request), dependency=dependency, now=_now(c)))
+        return Response(status_code=204)
+
     @router.api_route("/iso8601", methods=["POST", "PUT"])
     async def iso8601(request: Request) -> Response:
-        job = parse_job(await body_json(request), dependency=False, now=_now(c))
-        c.put_job(job)
-        return Response(status_code=204)
+        return await put_job(request, dependency=False)
 
     @router.api_route("/dependency", methods=["POST", "PUT"])
     async def dependency(request: Request) -> Response:
-        job = parse_job(await body_json(request), dependency=True, now=_now(c))
-        c.put_job(job)
-        return Response(status_code=204)
+        return await put_job(request, dependency=True)
 
     @router.delete("/task/kill/{name}")
     async def kill(name: str) -> Response:
