@@ -196,7 +196,6 @@ class Chronos:
         role: str = "*",
         tick_interval: float = 0.2,
         retry_delay: float = 10.0,
-        missed_after: float = 60.0,
         default_user: str | None = None,
         prelaunch: float = 0.0,
     ) -> None:
@@ -207,7 +206,6 @@ class Chronos:
         self.role = role
         self.tick_interval = tick_interval
         self.retry_delay = retry_delay
-        self.missed_after = missed_after  # an occurrence older than this counts as missed
         self.default_user = default_user
         self.jobs: dict[str, JobState] = {}
         self.runs: dict[str, Run] = {}  # unfinished runs by key
