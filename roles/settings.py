@@ -54,6 +54,10 @@ isolation                None                  agent isolators; None = the agent
                                                + namespaces where possible)
 docker_enabled           False                 install the Docker engine (docker.io) on agents
                                                and enable the docker containerizer
+docker_options           {}                    the Docker engine's /etc/docker/daemon.json on
+                                               agents with docker_enabled (e.g.
+                                               {"data-root": "/srv/docker", "live-restore":
+                                               True}); the engine restarts when it changes
 apt_proxy                None                  http://proxy:3142-style URL written to
                                                /etc/apt/apt.conf.d/01dcos-proxy (removed when
                                                None)
@@ -82,6 +86,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -174,6 +179,13 @@ SPEC: tuple[tuple[str, Any, str], ...] = (
         "docker_enabled",
         False,
         "install the Docker engine (`docker.io`) on agents and enable the docker containerizer",
+    ),
+    (
+        "docker_options",
+        {},
+        "the Docker engine's `/etc/docker/daemon.json` on agents with `docker_enabled` (e.g. "
+        '`{"data-root": "/srv/docker", "live-restore": True}`); the engine restarts when it '
+        "changes",
     ),
     (
         "apt_proxy",
@@ -414,6 +426,14 @@ def _check(name: str, s: dict[str, Any]) -> None:
         raise bad("restart_timeout", "must be a positive number of seconds")
     if not isinstance(s["docker_enabled"], bool):
         raise bad("docker_enabled", "must be True or False")
+    if not isinstance(s["docker_options"], dict) or not all(
+        isinstance(k, str) and k for k in s["docker_options"]
+    ):
+        raise bad("docker_options", "must be a dict of daemon.json keys")
+    try:
+        json.dumps(s["docker_options"])
+    except (TypeError, ValueError) as e:
+        raise bad("docker_options", f"must be JSON-serializable ({e})") from None
     for key in ("install_dir", "config_dir", "data_dir"):
         if not isinstance(s[key], str) or not s[key].startswith("/") or s[key] == "/":
             raise bad(key, "must be an absolute directory path")
@@ -456,6 +476,8 @@ def derive(
     _check(name, s)
     address = host_address(name, get, resolver)
     roles = host_roles(groups)
+    if s["docker_enabled"] and "agent" in roles:
+        roles.append("docker")  # /etc/dcos-core/roles: the Docker engine's host checks apply
     attributes = format_attributes(s["agent_attributes"])
     if "public_agent" in roles:
         public = format_attributes(s["public_agent_attributes"])
@@ -480,6 +502,7 @@ def derive(
         attributes=attributes,
         resources=format_resources(s["agent_resources"]),
         agent_containerizers=effective_containerizers(s["containerizers"], s["docker_enabled"]),
+        docker_daemon_json=json.dumps(s["docker_options"], indent=2, sort_keys=True) + "\n",
     )
     return s
 

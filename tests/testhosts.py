@@ -14,6 +14,12 @@ scripts/setup.sh) and works without systemd as PID 1 on the machine itself.
   namespace with a veth on the bridge `{prefix}br0` ({subnet}.1 on the machine, {subnet}.{10+i}
   for host i) and no default route; iptables drops everything forwarded between the bridge and
   any other interface. Guests answer SSH as root with the cache's ed25519 key.
+- `TestHosts(..., privileged=True)` makes guests that can run a container engine as a real host
+  does: every capability, the keyring system calls (runc creates a session keyring) and the
+  machine's cgroup v1 hierarchies writable at /sys/fs/cgroup (a guest unit bind-mounts them over
+  nspawn's read-only ones before containerd, Docker and the agent start). Such a guest sees the
+  whole hierarchy: what it creates must stay under its own `cgroup_parent` (`/{prefix}/{name}`,
+  e.g. Docker's `cgroup-parent`), which `stop()` removes with the rest.
 
 Everything a `TestHosts` creates is named after its prefix (netns `{prefix}-NAME`, links
 `{prefix}br0`/`{prefix}vN`, overlays with source `{prefix}-NAME`, cgroups
@@ -71,6 +77,25 @@ MASKED_UNITS: Final = (
 CGROUP: Final = Path("/sys/fs/cgroup")
 # v1 controllers bound into every guest at /run/hostcg/<controller> (a host sub-cgroup per guest).
 HOSTCG_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids")
+# Privileged guests: the machine's v1 hierarchies at /run/hostcgroot/<controller>, and this unit
+# bind-mounts them over /sys/fs/cgroup/<controller> before any container engine starts.
+PRIVILEGED_NSPAWN_ARGS: Final = ("--capability=all", "--system-call-filter=@keyring")
+CGROUP_MOUNT_UNIT: Final = """\
+[Unit]
+Description=dcos-core test host: the machine's cgroup v1 hierarchies writable, as on a real host
+DefaultDependencies=no
+After=local-fs.target
+Before=sysinit.target containerd.service docker.service dcos-agent.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -ec 'for c in /run/hostcgroot/*; do \\
+    mount --bind "$$c" "/sys/fs/cgroup/$${c##*/}"; done'
+
+[Install]
+WantedBy=sysinit.target
+"""
 LOCK_DIR: Final = Path("/run/dcos-test-hosts")
 BOOT_TIMEOUT: Final = 90.0
 STOP_GRACE: Final = 10.0
@@ -464,6 +489,8 @@ class TestHost:
     index: int = field(default=0, repr=False)
     nspawn: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
     merged: Path | None = field(default=None, repr=False)
+    #: the cgroup (in every v1 hierarchy) a privileged guest keeps what it creates under
+    cgroup_parent: str = field(default="", repr=False)
 
     def run(
         self, cmd: str, check: bool = True, timeout: float = 60
@@ -494,6 +521,7 @@ class TestHosts:
         packages: list[str] | None = None,
         cache: Path = CACHE,
         nspawn_args: list[str] | None = None,
+        privileged: bool = False,
     ) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9]{1,7}", prefix):
             raise ValueError(f"prefix {prefix!r}: 2-8 lowercase letters/digits")
@@ -503,6 +531,7 @@ class TestHosts:
         self.prefix, self.subnet, self.cache = prefix, subnet, cache
         self.packages = packages
         self.nspawn_args = list(nspawn_args or [])
+        self.privileged = privileged
         self.bridge = f"{prefix}br0"
         self.hosts: dict[str, TestHost] = {}
         self._next_index = 0
@@ -685,6 +714,28 @@ class TestHosts:
         tracking, binds = self._cgroup_dirs(host.name)
         for d in [*tracking, *binds.values()]:
             d.mkdir(parents=True, exist_ok=True)
+        host.cgroup_parent = f"/{self.prefix}/{host.name}"
+        if self.privileged:
+            units = merged / "etc/systemd/system"
+            (units / "dcos-test-cgroups.service").write_text(CGROUP_MOUNT_UNIT)
+            (units / "sysinit.target.wants").mkdir(exist_ok=True)
+            (units / "sysinit.target.wants/dcos-test-cgroups.service").symlink_to(
+                "/etc/systemd/system/dcos-test-cgroups.service"
+            )
+
+    def _privileged_args(self) -> list[str]:
+        """nspawn arguments of a privileged guest: capabilities, keyring, the v1 hierarchies."""
+        if not self.privileged:
+            return []
+        roots = [
+            h
+            for h in sorted(CGROUP.iterdir())
+            if h.is_dir()
+            and not h.is_symlink()
+            and h.name not in ("systemd", "unified")
+            and (h / "cgroup.procs").is_file()
+        ]
+        return [*PRIVILEGED_NSPAWN_ARGS, *(f"--bind={h}:/run/hostcgroot/{h.name}" for h in roots)]
 
     def _start(self, host: TestHost) -> None:
         assert host.merged is not None
@@ -696,6 +747,7 @@ class TestHosts:
             f"--network-namespace-path=/run/netns/{self.prefix}-{host.name}",
             "--console=read-only", f"--bind-ro={self.repo}:/srv/repo",
             *(f"--bind={path}:/run/hostcg/{c}" for c, path in binds.items()),
+            *self._privileged_args(),
             *self.nspawn_args,
         ]  # fmt: skip
         # Own cgroups in the name=systemd and unified hierarchies, or several guests collide on

@@ -1,6 +1,8 @@
 """The agent role: `dcos-agent` on `agents` and `public_agents`, plus `dcos-lb` on public agents.
 
-- the Docker engine (`docker.io`) and the docker containerizer only when `docker_enabled`;
+- the Docker engine (`docker.io`) and the docker containerizer only when `docker_enabled`, its
+  `/etc/docker/daemon.json` from `docker_options` (written before the package is installed, so
+  the engine's first start already uses it; the engine restarts when it changes);
 - restarts in batches of `agent_upgrade_batch` hosts (`_parallel=N`): each restart waits until the
   agent has re-registered (the agent says so and the master lists its id as active) before the
   next batch starts. The unit's `KillMode=process` and the agent's `recover = "reconnect"` keep
@@ -11,11 +13,13 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files, systemd
+from pyinfra.operations.util import any_changed
 
 from roles import settings
 from roles.common import activate_code, debs
@@ -48,10 +52,7 @@ def agent() -> None:
     """Install the code and run `dcos-core agent` (as root)."""
     s = settings.resolve()
     if s["docker_enabled"]:
-        debs(name="Debian package: docker.io", packages=["docker.io"])
-        systemd.service(
-            name="docker enabled and running", service="docker.service", running=True, enabled=True
-        )
+        docker_engine(s)
     code = activate_code()
     files.directory(
         name="agent work dir",
@@ -63,6 +64,29 @@ def agent() -> None:
     service(s, "agent", TEMPLATES, code, rejoin_wait(s), _parallel=s["agent_upgrade_batch"])
     if "public_agent" in s["roles"]:
         load_balancer(s, code)
+
+
+def docker_engine(s: dict) -> None:
+    """The Docker engine: daemon.json, the `docker.io` package, restarted only when it changed."""
+    daemon_json = files.put(
+        name="/etc/docker/daemon.json",
+        src=StringIO(s["docker_daemon_json"]),
+        dest="/etc/docker/daemon.json",
+        user="root",
+        group="root",
+        mode="644",
+        create_remote_dir=True,
+    )
+    debs(name="Debian package: docker.io", packages=["docker.io"])
+    systemd.service(
+        name="docker restarted (daemon.json changed)",
+        service="docker.service",
+        restarted=True,
+        _if=any_changed(daemon_json),
+    )
+    systemd.service(
+        name="docker enabled and running", service="docker.service", running=True, enabled=True
+    )
 
 
 def load_balancer(s: dict, code: OperationMeta) -> None:

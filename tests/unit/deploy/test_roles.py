@@ -132,7 +132,19 @@ def test_host_data_overrides_and_derived_values() -> None:
     assert s["attributes"] == "rack:r1;weight:2"
     assert s["resources"] == "cpus:4;mem:8192;ports:[31000-31999]"
     assert s["agent_containerizers"] == "mesos,docker"
+    assert s["roles"] == ["agent", "docker"]  # the Docker engine's host checks apply
+    assert json.loads(s["docker_daemon_json"]) == {}
     assert s["version"] == "1.2.3"
+
+
+def test_docker_options_become_daemon_json() -> None:
+    s = host_settings(
+        data={"docker_enabled": True, "docker_options": {"live-restore": True, "data-root": "/d"}}
+    )
+    assert s["docker_daemon_json"] == '{\n  "data-root": "/d",\n  "live-restore": true\n}\n'
+    # docker_enabled on a host that is no agent installs nothing: no docker checks either
+    m = host_settings(name="10.0.0.10", groups=("masters",), data={"docker_enabled": True})
+    assert m["roles"] == ["master"]
 
 
 def test_public_agent_roles_and_attributes() -> None:
@@ -202,6 +214,8 @@ def test_formatting_helpers() -> None:
         ({"master_options": {"weights": {"a": 1}}}, "only strings"),
         ({"chronos_options": {"bad key": 1}}, "not a setting name"),
         ({"restart_timeout": 0}, "restart_timeout"),
+        ({"docker_options": ["vfs"]}, "docker_options"),
+        ({"docker_options": {"x": object()}}, "JSON-serializable"),
     ],
 )
 def test_bad_settings_name_host_and_key(data: dict[str, Any], match: str) -> None:
