@@ -13,6 +13,10 @@ executes the operations in the order they appear here, each on all its hosts bef
 
 A service restarts only when its code, configuration or unit changed; a second run without
 changes reports no change on every host. Settings: roles/settings.py.
+
+A host of group `images` (`inventories/image.py`, run by Packer) is a VM being baked into an
+appliance image: it gets the code and units of every role and the first-boot unit, and nothing
+enabled (roles/appliance).
 """
 
 import sys
@@ -25,6 +29,7 @@ if _root not in sys.path:  # `pyinfra --chdir` or a deploy started from another 
 from pyinfra import config, host, inventory, logger  # noqa: E402
 from roles import settings  # noqa: E402
 from roles.agent import agent  # noqa: E402
+from roles.appliance import appliance  # noqa: E402
 from roles.common import common, phase  # noqa: E402
 from roles.frameworks import frameworks  # noqa: E402
 from roles.master import master  # noqa: E402
@@ -43,7 +48,9 @@ if len(_masters) > 1 and host == _masters[0]:
     )
 
 roles = settings.host_roles(host.groups)
-if not roles:
+if settings.IMAGES in host.groups:  # a VM baked into an appliance image (packer/, appliance/)
+    appliance()
+elif not roles:
     logger.warning(f"{host.name}: in none of the groups masters, agents, public_agents: skipped")
 else:
     # Every host passes each `phase` barrier, so a phase starts only when the previous one is

@@ -11,6 +11,10 @@
 
 Nothing runs and nothing waits when nothing changed: every step is fact-checked or guarded by
 `_if=any_changed(...)`.
+
+In an appliance image (a host of group `images`, `s["image"]`) only step 2 and 3 run and the unit
+is left disabled: the configuration depends on the host the image boots as, so the first boot
+(`appliance/firstboot.py`) renders the same templates and enables the services of its role.
 """
 
 from __future__ import annotations
@@ -18,23 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 UNIT_DIR = "/etc/systemd/system"
-
-
-def render(template: Path | str, **context: Any) -> str:
-    """Render a template exactly as `files.template` does (StrictUndefined, trailing newline)."""
-    path = Path(template)
-    env = Environment(
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        loader=FileSystemLoader(str(path.parent)),
-    )
-    return env.get_template(path.name).render(**context)
 
 
 def config_file(s: dict[str, Any], template: Path, svc: str) -> OperationMeta:
@@ -108,6 +100,16 @@ def service(
 ) -> dict[str, OperationMeta]:
     """Steps 1-5 for `dcos-<svc>` with `templates/<svc>.toml.j2` and `dcos-<svc>.service.j2`."""
     unit = f"dcos-{svc}"
+    if s["image"]:
+        unit_op = unit_file(s, templates / f"{unit}.service.j2", unit)
+        daemon_reload(unit_op)
+        systemd.service(
+            name=f"{unit} disabled (the first boot enables the services of its role)",
+            service=f"{unit}.service",
+            running=False,
+            enabled=False,
+        )
+        return {"unit": unit_op}
     config = config_file(s, templates / f"{svc}.toml.j2", svc)
     unit_op = unit_file(s, templates / f"{unit}.service.j2", unit)
     daemon_reload(unit_op)

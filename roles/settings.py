@@ -75,11 +75,15 @@ agent_options            {}                    extra [agent] settings (e.g.
 marathon_options         {}                    extra [marathon] settings
 chronos_options          {}                    extra [chronos] settings (e.g. {"prelaunch": 30})
 lb_options               {}                    extra [lb] settings
+image_roles              "master,agent,public_agent"
+                                               roles an appliance image holds (group images):
+                                               each is installed, none enabled until first boot
 
 Inventory groups: `masters` (master, Marathon, Chronos), `agents` (agent), `public_agents`
-(agent + `dcos-lb` with HAProxy). `resolve(host)` returns the effective settings of a host with
-the derived values the roles and templates use (`address`, `bind`, `master`, `marathon_url`,
-`version`, `venv`, `roles`, ...).
+(agent + `dcos-lb` with HAProxy); `images`: a VM being baked into an appliance image (Packer),
+which gets the code and units of every role in `image_roles`, and nothing enabled.
+`resolve(host)` returns the effective settings of a host with the derived values the roles and
+templates use (`address`, `bind`, `master`, `marathon_url`, `version`, `venv`, `roles`, ...).
 """
 
 from __future__ import annotations
@@ -218,12 +222,20 @@ SPEC: tuple[tuple[str, Any, str], ...] = (
     ("marathon_options", {}, "extra `[marathon]` settings"),
     ("chronos_options", {}, 'extra `[chronos]` settings (e.g. `{"prelaunch": 30}`)'),
     ("lb_options", {}, "extra `[lb]` settings"),
+    (
+        "image_roles",
+        "master,agent,public_agent",
+        "roles an appliance image holds (hosts of group `images`): each is installed, none is "
+        "enabled until the first boot picks one (`appliance/`)",
+    ),
 )
 
 #: The defaults of every setting (see the module docstring for what each one is).
 DEFAULTS: dict[str, Any] = {key: default for key, default, _ in SPEC}
 
-MASTERS, AGENTS, PUBLIC_AGENTS = "masters", "agents", "public_agents"
+MASTERS, AGENTS, PUBLIC_AGENTS, IMAGES = "masters", "agents", "public_agents", "images"
+#: The roles a host can have (an appliance image's `image_roles` are among them).
+ROLE_NAMES = ("master", "agent", "public_agent")
 
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _TOML_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -390,6 +402,11 @@ def effective_containerizers(containerizers: str, docker_enabled: bool) -> str:
     return ",".join(names)
 
 
+def split_roles(text: str) -> list[str]:
+    """`"master, agent"` -> `["master", "agent"]`."""
+    return [r.strip() for r in text.split(",") if r.strip()]
+
+
 def host_roles(groups: Sequence[str] | set[str]) -> list[str]:
     """The roles of a host from its inventory groups, in deploy order.
 
@@ -426,6 +443,10 @@ def _check(name: str, s: dict[str, Any]) -> None:
         raise bad("restart_timeout", "must be a positive number of seconds")
     if not isinstance(s["docker_enabled"], bool):
         raise bad("docker_enabled", "must be True or False")
+    if not isinstance(s["image_roles"], str) or not set(split_roles(s["image_roles"])) <= set(
+        ROLE_NAMES
+    ):
+        raise bad("image_roles", f"must be a comma-separated list of {', '.join(ROLE_NAMES)}")
     if not isinstance(s["docker_options"], dict) or not all(
         isinstance(k, str) and k for k in s["docker_options"]
     ):
@@ -475,11 +496,20 @@ def derive(
     s = merged(get)
     _check(name, s)
     address = host_address(name, get, resolver)
-    roles = host_roles(groups)
-    if s["docker_enabled"] and "agent" in roles:
-        roles.append("docker")  # /etc/dcos-core/roles: the Docker engine's host checks apply
+    image = IMAGES in groups
+    if image:  # everything of image_roles installed; the first boot decides what runs
+        install_roles = split_roles(s["image_roles"])
+        if "public_agent" in install_roles and "agent" not in install_roles:
+            install_roles.insert(0, "agent")
+        roles = ["image"]
+        # no cluster yet: configuration is written at first boot, never from these values
+        masters = masters or [(name, get)]
+    else:
+        roles = install_roles = host_roles(groups)
+        if s["docker_enabled"] and "agent" in roles:
+            roles = [*roles, "docker"]  # /etc/dcos-core/roles: the Docker engine's checks apply
     attributes = format_attributes(s["agent_attributes"])
-    if "public_agent" in roles:
+    if "public_agent" in install_roles:
         public = format_attributes(s["public_agent_attributes"])
         attributes = ";".join(a for a in (public, attributes) if a) or None
     master = master_address(masters, s["master_address"], resolver)
@@ -499,6 +529,8 @@ def derive(
         dcos_core=f"{s['install_dir']}/venv/bin/dcos-core",
         wait=f"{s['install_dir']}/bin/dcos-wait",
         roles=roles,
+        install_roles=install_roles,
+        image=image,
         attributes=attributes,
         resources=format_resources(s["agent_resources"]),
         agent_containerizers=effective_containerizers(s["containerizers"], s["docker_enabled"]),

@@ -23,6 +23,16 @@ command -v dpkg-scanpackages >/dev/null || need_debs+=(dpkg-dev)
 command -v zstd >/dev/null || need_debs+=(zstd)
 { command -v iptables || [ -x /usr/sbin/iptables ]; } >/dev/null || need_debs+=(iptables)
 { command -v ip || [ -x /usr/sbin/ip ]; } >/dev/null || need_debs+=(iproute2)
+# Appliance images (appliance/, packer/): Packer 1.6.6 validates and builds (qemu builder), QEMU
+# boots them (software emulation), a bootable disk without loop devices (grub-pc-bin, qemu-img),
+# config drives (dosfstools, mtools) and DHCP on the test's private bridge (dnsmasq-base).
+command -v packer >/dev/null || need_debs+=(packer)
+command -v qemu-system-x86_64 >/dev/null || need_debs+=(qemu-system-x86)
+command -v qemu-img >/dev/null || need_debs+=(qemu-utils)
+command -v grub-mkimage >/dev/null || need_debs+=(grub-pc-bin)
+{ command -v mkfs.vfat || [ -x /usr/sbin/mkfs.vfat ]; } >/dev/null || need_debs+=(dosfstools)
+command -v mcopy >/dev/null || need_debs+=(mtools)
+{ command -v dnsmasq || [ -x /usr/sbin/dnsmasq ]; } >/dev/null || need_debs+=(dnsmasq-base)
 if ((${#need_debs[@]})); then
   echo "==> installing Debian packages: ${need_debs[*]}"
   apt-get update -qq

@@ -62,7 +62,7 @@ def agent() -> None:
         mode="755",
     )
     service(s, "agent", TEMPLATES, code, rejoin_wait(s), _parallel=s["agent_upgrade_batch"])
-    if "public_agent" in s["roles"]:
+    if "public_agent" in s["install_roles"]:
         load_balancer(s, code)
 
 
@@ -78,6 +78,14 @@ def docker_engine(s: dict) -> None:
         create_remote_dir=True,
     )
     debs(name="Debian package: docker.io", packages=["docker.io"])
+    if s["image"]:  # started at first boot with the agent (its unit wants docker.service)
+        systemd.service(
+            name="docker disabled until first boot",
+            service="docker.service",
+            running=False,
+            enabled=False,
+        )
+        return
     systemd.service(
         name="docker restarted (daemon.json changed)",
         service="docker.service",

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from roles import settings, wheelhouse  # noqa: E402
-from roles.service import render  # noqa: E402
+from roles.templating import render  # noqa: E402
 
 from dcos_core.agent.probe import parse_attributes  # noqa: E402
 from dcos_core.config import (  # noqa: E402
