@@ -16,6 +16,8 @@ rm -rf /var/lib/cloud/instance /var/lib/cloud/instances/*
 
 echo "seal: dcos-core boot settings and first-boot state"
 rm -f /etc/dcos-core/appliance.toml /etc/dcos-core/firstboot.json
+# the image's host checks (tests/infra/test_image_sealed.py) select on this role
+grep -qx sealed /etc/dcos-core/roles || echo sealed >>/etc/dcos-core/roles
 
 echo "seal: SSH host keys and authorised keys"
 rm -f /etc/ssh/ssh_host_*

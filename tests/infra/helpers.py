@@ -28,12 +28,12 @@ USER = "dcos"
 USER_HOME = "/var/lib/dcos-core"
 NOLOGIN_SHELLS = frozenset({"/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false"})
 
-ROLES = ("master", "agent", "public_agent", "docker", "image")
+ROLES = ("master", "agent", "public_agent", "docker", "image", "sealed")
 # A module whose ROLE is one of these runs on every host.
 ALL_ROLES = frozenset({"all", "*", ""})
 # Roles a host's role implies: a public agent runs dcos-agent too, so the agent checks apply.
 # ("docker" is written beside "agent" on agents with docker_enabled: the engine's checks;
-# "image" alone in an appliance image before its first boot.)
+# "image" in an appliance image before its first boot, and "sealed" once appliance/seal.sh ran.)
 IMPLIED_ROLES: Mapping[str, frozenset[str]] = {"public_agent": frozenset({"agent"})}
 # The dcos-core services (config file /etc/dcos-core/<svc>.toml, unit dcos-<svc>) per role.
 SERVICES_BY_ROLE: Mapping[str, tuple[str, ...]] = {

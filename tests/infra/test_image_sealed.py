@@ -1,14 +1,15 @@
 """A built appliance image (after `appliance/seal.sh`): nothing of the build machine is left.
 
-Run against the image's root filesystem (`--connection=chroot --hosts=ROOTFS`), not against the
-build VM: the build still uses its SSH key and host keys until the very end.
+`seal.sh` adds the role `sealed` to `/etc/dcos-core/roles`, which selects these checks: they run
+against the image's root filesystem (`--connection=chroot --hosts=ROOTFS`), not against the build
+VM, which uses its SSH key and host keys until the very end.
 """
 
 from __future__ import annotations
 
 from tests.infra import helpers as h
 
-ROLE = "image"
+ROLE = "sealed"
 
 
 def test_no_ssh_host_keys(host):
