@@ -123,10 +123,12 @@ class Cluster:
         status_update_retry_min: float = 0.5,
         master_args: list[str] | None = None,
         agent_args: list[str] | None = None,
+        master_ip: str = "127.0.0.1",
     ) -> None:
         self.work = work
+        self.master_ip = master_ip  # another address only on a network the test made
         self.master_port = free_port()
-        self.master_addr = f"127.0.0.1:{self.master_port}"
+        self.master_addr = f"{master_ip}:{self.master_port}"
         self.url = f"http://{self.master_addr}"
         self.agent_ping_timeout = agent_ping_timeout
         self.max_agent_ping_timeouts = max_agent_ping_timeouts
@@ -149,7 +151,7 @@ class Cluster:
             [
                 "master",
                 "--ip",
-                "127.0.0.1",
+                self.master_ip,
                 "--port",
                 str(self.master_port),
                 "--work-dir",

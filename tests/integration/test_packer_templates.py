@@ -3,7 +3,7 @@
 Users build with current Packer (`packer init packer/`, then `packer build packer/`); this machine
 has Packer 1.6.6, whose builders are built in and which does not know `required_plugins`. So the
 directory keeps the plugin requirements alone in `packer.pkr.hcl`, every other file is valid for
-both, and `packer/validate-legacy.sh` validates the directory without `packer.pkr.hcl`:
+both, and `packer/legacy.sh` validates the directory without `packer.pkr.hcl`:
 
 - the whole directory and each source on its own (`-only`) validate with the variables CI gives;
 - validation really reads each builder's settings: an unknown key injected into one source, or
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKER_DIR = ROOT / "packer"
-LEGACY = PACKER_DIR / "validate-legacy.sh"
+LEGACY = PACKER_DIR / "legacy.sh"
 # builder (source type) -> the plugin that provides it in current Packer
 PLUGINS = {"amazon-ebs": "amazon", "azure-arm": "azure", "qemu": "qemu"}
 SOURCES = [f"{builder}.dcos" for builder in PLUGINS]
@@ -60,10 +60,10 @@ def run(
 
 
 def validate(*args: str, script: Path = LEGACY, tmpdir: Path | None = None) -> tuple[int, str]:
-    """`validate-legacy.sh ARGS...`: (exit status, stdout + stderr)."""
+    """`legacy.sh validate ARGS...`: (exit status, stdout + stderr)."""
     need("packer")
     env = {"TMPDIR": str(tmpdir)} if tmpdir else {}
-    proc = run(["bash", str(script), *args], env=env)
+    proc = run(["bash", str(script), "validate", *args], env=env)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -100,7 +100,7 @@ def with_var(args: list[str], name: str, value: str) -> list[str]:
 def test_the_directory_validates(ci_vars: list[str], tmp_path: Path) -> None:
     status, out = validate(*ci_vars, tmpdir=tmp_path)
     assert status == 0, out
-    assert list(tmp_path.iterdir()) == [], "validate-legacy.sh left its temporary copy behind"
+    assert list(tmp_path.iterdir()) == [], "legacy.sh left its temporary copy behind"
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -134,7 +134,7 @@ def test_validation_reads_the_qemu_settings_and_only_selects(
 def broken_copy(tmp_path: Path, edit: dict[str, tuple[str, str]]) -> Path:
     """A copy of the repository's packer/ next to symlinks of the repository's other top-level
     entries (so `path.root/..` still finds appliance/ and pyproject.toml), with each file in
-    `edit` changed by one (old, new) replacement. Returns the copy's validate-legacy.sh."""
+    `edit` changed by one (old, new) replacement. Returns the copy's legacy.sh."""
     repo = tmp_path / "repo"
     repo.mkdir(parents=True)
     for entry in ROOT.iterdir():
@@ -146,7 +146,7 @@ def broken_copy(tmp_path: Path, edit: dict[str, tuple[str, str]]) -> Path:
         text = path.read_text()
         assert text.count(old) == 1, f"{name}: {old!r} is not there exactly once"
         path.write_text(text.replace(old, new))
-    return repo / "packer" / "validate-legacy.sh"
+    return repo / "packer" / "legacy.sh"
 
 
 @pytest.mark.parametrize("builder", list(PLUGINS))

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Validate this directory with Packer 1.6.6 (Debian's packer, builders built in), offline:
+# Run this directory with Packer 1.6.6 (Debian's packer, builders built in):
 #
-#   packer/validate-legacy.sh [packer validate options...]
-#   packer/validate-legacy.sh -only=qemu.dcos -var qemu_base_image=/tmp/base.qcow2 \
+#   packer/legacy.sh validate [packer validate options...]      # offline; what CI checks
+#   packer/legacy.sh validate -only=qemu.dcos -var qemu_base_image=/tmp/base.qcow2 \
 #       -var qemu_ssh_private_key_file=/tmp/key
+#   packer/legacy.sh build -only=qemu.dcos -var qemu_accelerator=tcg ...   # the CI image build
 #
-# Packer 1.6.6 does not know `required_plugins`, so it validates "the directory without
+# Packer 1.6.6 does not know `required_plugins`, so it runs "the directory without
 # packer.pkr.hcl": every other *.pkr.hcl is copied into a temporary mirror of the repository
 # (the other files of packer/ and the repository's top-level entries are symlinked), so that
 # `path.root/..` still reaches the repository (appliance/seal.sh, pyproject.toml). Relative
-# paths in the options are relative to the current directory, as with `packer validate`.
-# Exit status: that of `packer validate` ($PACKER, default packer).
+# paths in the options are relative to the current directory, as with `packer`.
+# Exit status: that of packer ($PACKER, default packer).
 set -euo pipefail
+if [ $# -lt 1 ]; then
+  echo "usage: packer/legacy.sh validate|build|console|inspect [packer options...]" >&2
+  exit 2
+fi
+command=$1
+shift
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
@@ -32,5 +39,5 @@ for file in "$here"/*; do
 done
 
 status=0
-CHECKPOINT_DISABLE=1 "${PACKER:-packer}" validate "$@" "$tmp/packer" || status=$?
+CHECKPOINT_DISABLE=1 "${PACKER:-packer}" "$command" "$@" "$tmp/packer" || status=$?
 exit "$status"
