@@ -5,8 +5,8 @@ enables nothing (roles/appliance). Packer's `shell-local` provisioner passes the
 the environment:
 
     DCOS_IMAGE_HOST, DCOS_IMAGE_PORT (22), DCOS_IMAGE_USER (root; another user gets sudo)
-    DCOS_IMAGE_SSH_PRIVATE_KEY   the key itself (Packer's `build.SSHPrivateKey`), or
-    DCOS_IMAGE_SSH_KEY_FILE      a path to it
+    DCOS_IMAGE_SSH_PRIVATE_KEY   the key itself (Packer's `build.SSHPrivateKey`), else
+    DCOS_IMAGE_SSH_KEY_FILE      a path to it (Packer 1.6.6 gives no key content for a key file)
     DCOS_IMAGE_ROLES             image_roles, e.g. "master,agent,public_agent" (the default)
     DCOS_IMAGE_DOCKER            "true" to bake the Docker engine in (docker_enabled)
     DCOS_IMAGE_VERSION           dcos_version ("" = the version of this checkout)
@@ -34,10 +34,10 @@ def _need(name: str) -> str:
 
 
 def _key_file() -> str:
-    path = _env("DCOS_IMAGE_SSH_KEY_FILE", "").strip()
-    if path:
-        return os.path.expanduser(path)
-    key = _need("DCOS_IMAGE_SSH_PRIVATE_KEY")
+    """The key itself wins (Packer's generated key on clouds); else the file (qemu, by hand)."""
+    key = _env("DCOS_IMAGE_SSH_PRIVATE_KEY", "").strip()
+    if not key:
+        return os.path.expanduser(_need("DCOS_IMAGE_SSH_KEY_FILE"))
     fd, tmp = tempfile.mkstemp(prefix="dcos-image-key-")  # 0600
     with os.fdopen(fd, "w") as f:
         f.write(key if key.endswith("\n") else key + "\n")

@@ -27,6 +27,8 @@ build {
       "DCOS_IMAGE_PORT=${build.Port}",
       "DCOS_IMAGE_USER=${build.User}",
       "DCOS_IMAGE_SSH_PRIVATE_KEY=${build.SSHPrivateKey}",
+      # Packer 1.6.6 leaves build.SSHPrivateKey empty when the key comes from a file (qemu)
+      "DCOS_IMAGE_SSH_KEY_FILE=${abspath(var.qemu_ssh_private_key_file)}",
       "DCOS_IMAGE_ROLES=${var.roles}",
       "DCOS_IMAGE_DOCKER=${var.docker_enabled}",
       "DCOS_IMAGE_VERSION=${var.dcos_version}",
@@ -46,6 +48,7 @@ build {
       "DCOS_IMAGE_PORT=${build.Port}",
       "DCOS_IMAGE_USER=${build.User}",
       "DCOS_IMAGE_SSH_PRIVATE_KEY=${build.SSHPrivateKey}",
+      "DCOS_IMAGE_SSH_KEY_FILE=${abspath(var.qemu_ssh_private_key_file)}",
       "DCOS_IMAGE_PYTHON=${var.python}",
     ]
     script = "${abspath(path.root)}/check-image.sh"
