@@ -27,6 +27,7 @@ if _root not in sys.path:  # `pyinfra --chdir` or a deploy started from another 
     sys.path.insert(0, _root)
 
 from pyinfra import config, host, inventory, logger  # noqa: E402
+
 from roles import settings  # noqa: E402
 from roles.agent import agent  # noqa: E402
 from roles.appliance import appliance  # noqa: E402

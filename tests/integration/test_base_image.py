@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from appliance.base_image import HOSTKEYS_UNIT, OWN_UNITS, ROOT_LABEL, ensure_base_image
 
+from appliance.base_image import HOSTKEYS_UNIT, OWN_UNITS, ROOT_LABEL, ensure_base_image
 from tests.testhosts import CACHE, ensure_ssh_key
 from tests.vm import VM, TapBridge, process_alive
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from roles import settings
 
 from appliance import firstboot
+from roles import settings
 
 MASTER = "10.0.0.5:5050"
 

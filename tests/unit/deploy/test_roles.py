@@ -26,9 +26,6 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from roles import settings, wheelhouse  # noqa: E402
-from roles.templating import render  # noqa: E402
-
 from dcos_core.agent.probe import parse_attributes  # noqa: E402
 from dcos_core.config import (  # noqa: E402
     AgentSettings,
@@ -37,6 +34,8 @@ from dcos_core.config import (  # noqa: E402
     MasterSettings,
 )
 from dcos_core.frameworks.lb.settings import LbSettings  # noqa: E402
+from roles import settings, wheelhouse  # noqa: E402
+from roles.templating import render  # noqa: E402
 
 ROLES = ROOT / "roles"
 WAIT = ROLES / "common" / "files" / "dcos-wait"
