@@ -59,7 +59,7 @@ for _p in (HERE, HERE.parent):  # the image: roles/ beside this file; the reposi
 
 from roles import settings, templating  # noqa: E402
 
-ROLES = ("master", "agent", "public_agent")
+ROLES = settings.ROLE_NAMES
 #: the dcos-core services of each role, in start order
 SERVICES: Mapping[str, tuple[str, ...]] = {
     "master": ("master", "marathon", "chronos"),

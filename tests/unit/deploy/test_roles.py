@@ -136,6 +136,19 @@ def test_host_data_overrides_and_derived_values() -> None:
     assert s["version"] == "1.2.3"
 
 
+def test_an_image_host_installs_image_roles_and_needs_no_masters() -> None:
+    s = host_settings(groups=(settings.IMAGES,), masters=[])
+    assert s["image"] is True and s["roles"] == ["image"]
+    assert s["install_roles"] == ["master", "agent", "public_agent"]
+    agent_only = host_settings(
+        groups=(settings.IMAGES,), masters=[], data={"image_roles": "public_agent"}
+    )
+    assert agent_only["install_roles"] == ["agent", "public_agent"]  # a public agent is an agent
+    with pytest.raises(settings.SettingsError, match="image_roles"):
+        host_settings(groups=(settings.IMAGES,), masters=[], data={"image_roles": "worker"})
+    assert host_settings()["image"] is False
+
+
 def test_docker_options_become_daemon_json() -> None:
     s = host_settings(
         data={"docker_enabled": True, "docker_options": {"live-restore": True, "data-root": "/d"}}
