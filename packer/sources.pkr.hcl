@@ -93,6 +93,7 @@ source "qemu" "dcos" {
   ssh_private_key_file = var.qemu_ssh_private_key_file
   ssh_timeout          = "10m"
   shutdown_command     = "systemctl poweroff"
+  boot_wait            = "1s" # no boot command to type: SSH is waited for anyway
   vnc_bind_address     = "127.0.0.1"
   host_port_min        = 2222
   host_port_max        = 4444
