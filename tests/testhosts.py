@@ -454,7 +454,9 @@ def lock_holder(prefix: str) -> int | None:
     return None
 
 
-def _take_lock(name: str) -> IO[str]:
+def take_lock(name: str, what: str = "test hosts") -> IO[str]:
+    """An exclusive, non-blocking flock on LOCK_DIR/name holding our PID; RuntimeError if a
+    live run holds it (shared by the test hosts and tests/vm.py's bridges: one namespace)."""
     LOCK_DIR.mkdir(parents=True, exist_ok=True)
     f = (LOCK_DIR / name).open("a+")
     try:
@@ -464,7 +466,7 @@ def _take_lock(name: str) -> IO[str]:
         holder = f.read().strip()
         f.close()
         raise RuntimeError(
-            f"test hosts: {LOCK_DIR / name} is held by pid {holder or '?'} (another live run); "
+            f"{what}: {LOCK_DIR / name} is held by pid {holder or '?'} (another live run); "
             "use another prefix/subnet or stop that run"
         ) from None
     f.seek(0)
@@ -538,9 +540,9 @@ class TestHosts:
         self._network_up = False
         self._stopped = False
         self._mutex = threading.Lock()
-        self._locks = [_take_lock(f"prefix-{prefix}.lock")]
+        self._locks = [take_lock(f"prefix-{prefix}.lock")]
         try:
-            self._locks.append(_take_lock(f"subnet-{subnet}.lock"))
+            self._locks.append(take_lock(f"subnet-{subnet}.lock"))
             cleanup(prefix)  # whatever a crashed run of this prefix left behind
             self.work.mkdir(parents=True, exist_ok=True)
             self.ssh_key = ensure_ssh_key(cache)

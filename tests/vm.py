@@ -25,7 +25,6 @@ and dnsmasq, and after a crash those whose pid file is ours and whose command li
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -37,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
-LOCK_DIR: Final = Path("/run/dcos-test-hosts")  # shared with tests/testhosts.py on purpose
+from tests.cluster import free_port
+from tests.testhosts import LOCK_DIR, take_lock
+
 SSH_OPTIONS: Final = (
     "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
     "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes",
@@ -89,34 +90,6 @@ def _kill_if_ours(pidfile: Path, *markers: str) -> None:
             while process_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
     pidfile.unlink(missing_ok=True)
-
-
-def _take_lock(name: str) -> IO[str]:
-    """An exclusive, non-blocking flock on LOCK_DIR/name holding our PID; RuntimeError if a
-    live run holds it."""
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    f = (LOCK_DIR / name).open("a+")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.seek(0)
-        holder = f.read().strip()
-        f.close()
-        raise RuntimeError(
-            f"{LOCK_DIR / name} is held by pid {holder or '?'} (a live run)"
-        ) from None
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()}\n")
-    f.flush()
-    return f
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- private network -----------------------------------------------------------------------------
@@ -202,8 +175,8 @@ class TapBridge:
     def start(self) -> None:
         """Take the prefix and subnet locks, clean up a crashed run, make bridge, rules, DHCP."""
         try:
-            self._locks.append(_take_lock(f"prefix-{self.prefix}.lock"))
-            self._locks.append(_take_lock(f"subnet-{self.subnet}.lock"))
+            self._locks.append(take_lock(f"prefix-{self.prefix}.lock", "VM bridge"))
+            self._locks.append(take_lock(f"subnet-{self.subnet}.lock", "VM bridge"))
             self.cleanup(self.prefix)
             in_use = _run(["ip", "-o", "-4", "addr", "show"])
             if re.search(rf"inet {re.escape(self.subnet)}\.\d+/", in_use):
