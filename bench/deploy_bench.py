@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,28 +26,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.integration.deploykit import pyinfra_deploy  # noqa: E402
 from tests.testhosts import TestHosts  # noqa: E402
 
 TARGET_NO_CHANGE_5_S = 10.0
 
 
 def _deploy(hosts_json: Path) -> tuple[float, str]:
-    env = {**os.environ, "DCOS_TEST_HOSTS": str(hosts_json), "PYINFRA_YES": "1"}
-    pyinfra = Path(sys.executable).parent / "pyinfra"
-    t0 = time.monotonic()
-    p = subprocess.run(
-        [str(pyinfra), "-y", "inventories/test.py", "deploy.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    took = time.monotonic() - t0
-    if p.returncode != 0:
-        raise RuntimeError(f"deploy failed:\n{(p.stdout + p.stderr)[-4000:]}")
-    return took, p.stdout + p.stderr
+    return pyinfra_deploy({"DCOS_TEST_HOSTS": str(hosts_json)}, timeout=1200)
 
 
 def run(n: int, work: Path) -> dict[str, Any]:

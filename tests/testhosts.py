@@ -49,17 +49,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
+from appliance.base_image import host_mirrors  # the machine's Debian mirrors, also for images
+
 CACHE = Path(os.environ.get("DCOS_TEST_CACHE", "/var/cache/dcos-core-tests"))
 SUITE: Final = "bookworm"
 INCLUDE: Final = (
     "python3", "python3-venv", "systemd", "systemd-sysv", "openssh-server", "iproute2", "dbus",
     "procps", "ca-certificates", "curl", "sudo", "iputils-ping",
 )  # fmt: skip
-DEFAULT_SOURCES: Final = (
-    "deb http://deb.debian.org/debian bookworm main",
-    "deb http://deb.debian.org/debian bookworm-updates main",
-    "deb http://deb.debian.org/debian-security bookworm-security main",
-)
 # Bump when the customisation of the root filesystem below changes: it is part of the stamp.
 CUSTOMIZE_VERSION: Final = 3
 GUEST_SOURCES: Final = "deb [trusted=yes] file:/srv/repo ./\n"
@@ -124,51 +121,6 @@ def _flock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def host_sources() -> list[str]:
-    """The machine's bookworm Debian sources as one-line `deb URI SUITE COMPONENTS` entries.
-
-    Read from /etc/apt/sources.list and sources.list.d (both formats); other repositories (vendor
-    repos, other suites) are left out. Falls back to deb.debian.org.
-    """
-    entries: list[tuple[str, str, str]] = []
-    apt = Path("/etc/apt")
-    files = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*"))]
-    for f in files:
-        if not f.is_file():
-            continue
-        text = f.read_text(errors="replace")
-        if f.suffix == ".sources":
-            for stanza in re.split(r"\n\s*\n", text):
-                fields: dict[str, str] = {}
-                for line in stanza.splitlines():
-                    if line.startswith("#") or ":" not in line:
-                        continue
-                    k, v = line.split(":", 1)
-                    fields[k.strip().lower()] = v.strip()
-                if "deb" not in fields.get("types", "").split():
-                    continue
-                if fields.get("enabled", "yes").lower() == "no":
-                    continue
-                for uri in fields.get("uris", "").split():
-                    for suite in fields.get("suites", "").split():
-                        entries.append((uri, suite, fields.get("components", "main")))
-        elif f.suffix == ".list":
-            for line in text.splitlines():
-                words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-                if len(words) >= 4 and words[0] == "deb":
-                    entries.append((words[1], words[2], " ".join(words[3:])))
-    out: list[str] = []
-    for uri, suite, comps in entries:
-        if not (suite == SUITE or suite.startswith(f"{SUITE}-")) or suite.endswith("backports"):
-            continue
-        if "debian" not in uri:
-            continue
-        line = f"deb {uri} {suite} {' '.join(c for c in comps.split() if c == 'main') or 'main'}"
-        if line not in out:
-            out.append(line)
-    return out or list(DEFAULT_SOURCES)
 
 
 def _rootfs_stamp() -> str:
@@ -239,7 +191,7 @@ def ensure_rootfs(cache: Path = CACHE) -> Path:
                 shutil.rmtree(build, ignore_errors=True)
                 cmd = [
                     "mmdebstrap", "--quiet", "--variant=minbase",
-                    f"--include={','.join(INCLUDE)}", SUITE, str(build), *host_sources(),
+                    f"--include={','.join(INCLUDE)}", SUITE, str(build), *host_mirrors(),
                 ]  # fmt: skip
                 _run(cmd, timeout=900)
                 done.touch()
@@ -293,7 +245,7 @@ def ensure_apt_repo(packages: list[str] | None = None, cache: Path = CACHE) -> P
         for d in ("lists/partial", "cache", "dpkg", "empty", "archives/partial"):
             (state / d).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tree / "var/lib/dpkg/status", state / "dpkg/status")
-        (state / "sources.list").write_text("\n".join(host_sources()) + "\n")
+        (state / "sources.list").write_text("\n".join(host_mirrors()) + "\n")
         conf = state / "apt.conf"
         settings = {
             "Dir::Etc::Parts": state / "empty",

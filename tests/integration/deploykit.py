@@ -1,5 +1,7 @@
 """What the deploy tests share: running `deploy.py` against test hosts, and reading the result.
 
+- `pyinfra_deploy(env, inventory)`: `pyinfra -y INVENTORY deploy.py`, timed, failing the test
+  when the deploy fails;
 - `Deploy(hosts, work)`: the inventory groups and data of a run; `run(project)` runs
   `pyinfra -y inventories/test.py deploy.py` from `project` and fails the test when it fails;
 - `changed_hosts(output)`: how many operations changed something, per host;
@@ -25,6 +27,30 @@ ROOT = Path(__file__).resolve().parents[2]
 PYINFRA = Path(sys.executable).parent / "pyinfra"
 
 
+def pyinfra_deploy(
+    env: dict[str, str],
+    inventory: str = "inventories/test.py",
+    project: Path = ROOT,
+    timeout: float = 900,
+) -> tuple[float, str]:
+    """`pyinfra -y INVENTORY deploy.py` from `project` with `env` added to the environment:
+    (seconds, output). A failed deploy is an AssertionError with the output's tail."""
+    t0 = time.monotonic()
+    p = subprocess.run(
+        [str(PYINFRA), "-y", inventory, "deploy.py"],
+        cwd=project,
+        env={**os.environ, "PYINFRA_YES": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    took = round(time.monotonic() - t0, 1)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, f"deploy failed ({p.returncode}):\n{out[-6000:]}"
+    return took, out
+
+
 class Deploy:
     """Runs the deploy (from `project`) against the hosts listed in `hosts_json`."""
 
@@ -41,22 +67,15 @@ class Deploy:
 
     def run(self, project: Path = ROOT) -> tuple[float, str]:
         self.write()
-        env = {**os.environ, "DCOS_TEST_HOSTS": str(self.hosts_json), "PYINFRA_YES": "1"}
-        t0 = time.monotonic()
-        p = subprocess.run(
-            [str(PYINFRA), "-y", "inventories/test.py", "deploy.py"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        took = round(time.monotonic() - t0, 1)
-        out = p.stdout + p.stderr
-        self.log.append(out)
-        (self.work / f"deploy-{len(self.log)}.log").write_text(out)
-        assert p.returncode == 0, f"deploy failed ({p.returncode}):\n{out[-6000:]}"
+        out = ""
+        try:
+            took, out = pyinfra_deploy({"DCOS_TEST_HOSTS": str(self.hosts_json)}, project=project)
+        except AssertionError as e:
+            out = str(e)
+            raise
+        finally:
+            self.log.append(out)
+            (self.work / f"deploy-{len(self.log)}.log").write_text(out)
         return took, out
 
 

@@ -16,9 +16,7 @@ test runs the same two programs on a test host in a few seconds each:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import wait_for
-from tests.integration.deploykit import ROOT, active_agents, frameworks, run_testinfra
+from tests.integration.deploykit import active_agents, frameworks, pyinfra_deploy, run_testinfra
 from tests.testhosts import TestHost, TestHosts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -44,23 +42,11 @@ def hosts(tmp_path: Path) -> Iterator[TestHosts]:
 def bake(hosts: TestHosts, host: TestHost, roles: str) -> float:
     """Run the image build's deploy against `host`; its duration."""
     env = {
-        **os.environ,
         "DCOS_IMAGE_HOST": host.ip,
         "DCOS_IMAGE_SSH_KEY_FILE": str(hosts.ssh_key),
         "DCOS_IMAGE_ROLES": roles,
     }
-    t = time.monotonic()
-    p = subprocess.run(
-        [str(Path(sys.executable).parent / "pyinfra"), "-y", "inventories/image.py", "deploy.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert p.returncode == 0, (p.stdout + p.stderr)[-6000:]
-    return round(time.monotonic() - t, 1)
+    return pyinfra_deploy(env, inventory="inventories/image.py", timeout=600)[0]
 
 
 def firstboot(host: TestHost) -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,6 @@ harness' local flat repo (no request leaves the test network) and records what i
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from tests.integration.deploykit import pyinfra_deploy
 from tests.testhosts import TestHosts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -76,24 +75,7 @@ def test_public_agent_gets_haproxy_through_the_apt_proxy(hosts: TestHosts, tmp_p
         hosts.write_hosts_json(
             hosts_json, {"masters": ["m1"], "public_agents": ["p1"]}, {"apt_proxy": url}
         )
-        p = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "pyinfra"),
-                "-y",
-                "inventories/test.py",
-                "deploy.py",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "DCOS_TEST_HOSTS": str(hosts_json)},
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        out = p.stdout + p.stderr
-        (tmp_path / "deploy.log").write_text(out)
-        errors = [ln for ln in out.splitlines() if "rror" in ln or "failed" in ln.lower()]
-        assert p.returncode == 0, "\n".join(errors[:40]) + out[-3000:]
+        pyinfra_deploy({"DCOS_TEST_HOSTS": str(hosts_json)})
     finally:
         proxy.shutdown()
         proxy.server_close()
