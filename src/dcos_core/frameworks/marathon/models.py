@@ -1082,12 +1082,18 @@ def _render_task_failure(failure: dict[str, Any]) -> dict[str, Any]:
 
 
 def _counts(instances: Iterable[Instance]) -> dict[str, int]:
+    """`tasksStaged`, `tasksRunning`, `tasksHealthy`, `tasksUnhealthy`. Health is counted for
+    running instances only: one being killed (TASK_KILLING) or unreachable keeps its last
+    health results, but counting them would report more healthy instances than running ones
+    during a rolling update. So healthy + unhealthy <= running, always."""
     staged = running = healthy = unhealthy = 0
     for inst in instances:
         if inst.state in STAGED_STATES:
             staged += 1
-        elif inst.state == "TASK_RUNNING":
-            running += 1
+            continue
+        if inst.state != "TASK_RUNNING":
+            continue
+        running += 1
         h = inst.healthy
         if h is True:
             healthy += 1

@@ -576,6 +576,29 @@ def test_render_app_counts_and_ports() -> None:
     assert no_counts["ports"] == [0, 0]  # not assigned yet
 
 
+def test_render_app_counts_health_of_running_instances_only() -> None:
+    """An instance that is staging, being killed or unreachable is neither healthy nor
+    unhealthy, even with health results left from when it ran; taskStats count the same."""
+    app = parse_app({"id": "x", "cmd": "c", "instances": 4}).model_copy(update={"version": iso(T0)})
+
+    def alive(task_id: str, ok: bool = True) -> list[HealthResult]:
+        return [HealthResult(task_id=task_id, alive=ok)]
+
+    insts = [
+        instance(task_id="run-ok", health=alive("run-ok")),
+        instance(task_id="run-bad", health=alive("run-bad", ok=False)),
+        instance(task_id="killing", state="TASK_KILLING", health=alive("killing")),
+        instance(task_id="killing-bad", state="TASK_KILLING", health=alive("kb", ok=False)),
+        instance(task_id="lost", state="TASK_UNREACHABLE", health=alive("lost")),
+        instance(task_id="staging", state="TASK_STAGING", health=alive("staging")),
+    ]
+    out = render_app(app, instances=insts, embed_task_stats=True)
+    assert (out["tasksStaged"], out["tasksRunning"]) == (1, 2)
+    assert (out["tasksHealthy"], out["tasksUnhealthy"]) == (1, 1)
+    counts = out["taskStats"]["totalSummary"]["stats"]["counts"]
+    assert counts == {"staged": 1, "running": 2, "healthy": 1, "unhealthy": 1}
+
+
 def test_render_app_parses_with_marathon_python() -> None:
     app = parse_app(docker_app()).model_copy(update={"version": iso(T0)})
     health = [

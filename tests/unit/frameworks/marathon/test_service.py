@@ -10,7 +10,7 @@ import pytest
 
 from dcos_core.clock import FakeClock
 from dcos_core.errors import StoreError
-from dcos_core.frameworks.marathon.models import parse_app
+from dcos_core.frameworks.marathon.models import HealthResult, parse_app
 from dcos_core.frameworks.marathon.repository import Repository
 from dcos_core.frameworks.marathon.service import AppLockedError, Marathon
 from dcos_core.state.memory import InMemoryStore
@@ -225,3 +225,54 @@ async def test_a_failed_write_leaves_memory_as_it_was(svc: Marathon) -> None:
         svc.deploy([parse_app({"id": "/b", "cmd": "y"})])
     assert svc.render(svc.get("/a"), embed_tasks=False) == before
     assert "/b" not in svc.apps and not svc.deployments
+
+
+class AllHealthy:
+    """A health monitor whose checks pass for every instance it was started for."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+
+    def start(self, inst: Any, app: Any) -> None:
+        self.started.add(inst.task_id)
+
+    def stop(self, task_id: str) -> None:
+        self.started.discard(task_id)
+
+    def results(self, task_id: str) -> list[HealthResult]:
+        if task_id not in self.started:
+            return []
+        return [HealthResult(task_id=task_id, alive=True)]
+
+
+async def test_health_counts_only_running_instances_during_a_rolling_update() -> None:
+    """Old instances being killed (TASK_KILLING) keep their last health results, but are not
+    running: `tasksHealthy` never exceeds `tasksRunning` (issue 13: 8 healthy, 5 running)."""
+    m = Marathon(Repository(InMemoryStore()), clock=FakeClock(1000.0), health=AllHealthy())
+    await m.attach(FakeDriver(), "fw-1")  # type: ignore[arg-type]
+    body = {
+        "id": "/web",
+        "cmd": "x",
+        "cpus": 0.1,
+        "instances": 4,
+        "healthChecks": [{"protocol": "TCP", "portIndex": 0}],
+        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
+    }
+    m.deploy([parse_app(body)])
+    old = await run_all(m)
+    app = m.render(m.get("/web"))
+    assert (app["tasksRunning"], app["tasksHealthy"], app["tasksUnhealthy"]) == (4, 4, 0)
+
+    m.deploy([parse_app({**body, "cmd": "y"})])
+    await m.tick()
+    killed = [t for t in drv(m).killed if t in old]
+    assert killed  # the rolling update kills some old instances ...
+    for tid in killed:  # ... which report TASK_KILLING while they stop
+        m.on_status(status(tid, "TASK_KILLING"))
+    await m.handle_offers([offer(7)])
+    app = m.render(m.get("/web"))
+    running = sum(1 for t in app["tasks"] if t["state"] == "TASK_RUNNING")
+    assert app["tasksRunning"] == running == 4 - len(killed)
+    assert app["tasksHealthy"] == running
+    assert app["tasksStaged"] == sum(1 for t in app["tasks"] if t["state"] == "TASK_STAGING")
+    assert app["tasksHealthy"] + app["tasksUnhealthy"] <= app["tasksRunning"]
