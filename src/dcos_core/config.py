@@ -9,6 +9,7 @@ built only in entrypoints (`load_settings`), never at import time.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dcos_core.errors import ConfigError
 from dcos_core.isolation_names import parse_containerizers, parse_isolation
 from dcos_core.resources import Resources
+
+MIB = 1024 * 1024
 
 
 class MasterSettings(BaseSettings):
@@ -41,6 +44,9 @@ class MasterSettings(BaseSettings):
     default_refuse_seconds: float = Field(5.0, ge=0)
     seed: int = 0
     weights: str = ""
+    max_body_size: int = Field(
+        4 * MIB, ge=0, description="largest request body in bytes, 413 beyond (0: no limit)"
+    )
 
     @field_validator("min_allocatable_resources")
     @classmethod
@@ -95,6 +101,7 @@ class AgentSettings(BaseSettings):
     status_update_retry_max: float = Field(600.0, gt=0)
     executor_shutdown_grace_period: float = Field(3.0, ge=0)
     registration_backoff_max: float = Field(2.0, gt=0)
+    max_body_size: int = Field(4 * MIB, ge=0, description="largest request body in bytes")
 
     @field_validator("resources")
     @classmethod
@@ -132,6 +139,9 @@ class MarathonSettings(BaseSettings):
     user: str = "root"
     failover_timeout: float = Field(604800.0, ge=0, description="seconds the master keeps tasks")
     tick_interval: float = Field(0.5, gt=0)
+    max_body_size: int = Field(
+        MIB, ge=0, description="largest request body in bytes (ZooKeeper's 1 MB node limit)"
+    )
 
 
 class ChronosSettings(BaseSettings):
@@ -150,6 +160,7 @@ class ChronosSettings(BaseSettings):
     user: str = "root"
     failover_timeout: float = Field(604800.0, ge=0)
     tick_interval: float = Field(0.2, gt=0)
+    max_body_size: int = Field(MIB, ge=0, description="largest request body in bytes")
     failure_retry_delay: float = Field(10.0, ge=0, description="seconds before a retry")
     prelaunch: float = Field(
         15.0,
@@ -190,7 +201,7 @@ def parse_weights(text: str) -> dict[str, float]:
             weight = float(w)
         except ValueError:
             weight = -1.0
-        if not sep or not role or weight <= 0:
+        if not sep or not role or not (weight > 0 and math.isfinite(weight)):
             raise ConfigError(f"'{part}' is not role=positive-number", "weights")
         out[role.strip()] = weight
     return out

@@ -36,6 +36,10 @@ class UnsupportedMediaTypeError(DcosError):
     """Content-Type that the endpoint cannot read (HTTP 415)."""
 
 
+class PayloadTooLargeError(DcosError):
+    """A request body larger than the server's limit (HTTP 413)."""
+
+
 class NotAcceptableError(DcosError):
     """Accept header that the endpoint cannot satisfy (HTTP 406)."""
 

@@ -37,6 +37,9 @@ STATIC: Final = "STATIC"
 DYNAMIC: Final = "DYNAMIC"
 SCALAR_NAMES_ALWAYS_SHOWN: Final = ("cpus", "gpus", "mem", "disk")
 _MILLI: Final = 1000
+# Mesos keeps scalars as int64 thousandths and range bounds as uint64: larger values are refused.
+MAX_SCALAR: Final = float((2**63 - 1) // _MILLI)
+MAX_RANGE_VALUE: Final = 2**64 - 1
 _ROLE_RE = re.compile(r"^[^/\s\x00-\x1f\x7f\\-][^\s\x00-\x1f\x7f\\]*$")
 
 
@@ -50,6 +53,8 @@ def to_millis(value: float | int | str, field: str = "scalar") -> int:
         raise InvalidError(f"'{value}' is not a finite number", field)
     if f < 0:
         raise InvalidError(f"'{value}' is negative", field)
+    if f > MAX_SCALAR:
+        raise InvalidError(f"'{value}' is too large (at most {MAX_SCALAR:.0f})", field)
     return round(f * _MILLI)
 
 
@@ -82,6 +87,8 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> RangeList:
     for b, e in sorted(ranges):
         if b > e:
             raise InvalidError(f"range [{b}-{e}] has begin > end", "ranges")
+        if b < 0 or e > MAX_RANGE_VALUE:
+            raise InvalidError(f"range [{b}-{e}] is outside 0-{MAX_RANGE_VALUE}", "ranges")
         if out and b <= out[-1][1] + 1:
             if e > out[-1][1]:
                 out[-1] = (out[-1][0], e)

@@ -14,6 +14,7 @@ from typing import Any, Final
 from dcos_core.errors import ForbiddenError, InvalidError, NotFoundError
 
 READ_MAX: Final = 16 * 1024 * 1024  # bytes returned by one /files/read at most
+INT64_MAX: Final = 2**63 - 1  # offsets are int64 in Mesos
 
 
 class SandboxFiles:
@@ -72,8 +73,12 @@ class SandboxFiles:
             return {"data": "", "offset": size}
         if offset < 0:
             raise InvalidError("must be -1 or at least 0", "offset")
+        if offset > INT64_MAX:
+            raise InvalidError(f"must be at most {INT64_MAX}", "offset")
         if length is not None and length < 0:
             raise InvalidError("must not be negative", "length")
+        if offset >= size:  # past the end (a follower waiting for more): nothing yet
+            return {"data": "", "offset": offset}
         n = min(READ_MAX, size - offset if length is None else length)
         with open(p, "rb") as f:
             f.seek(offset)

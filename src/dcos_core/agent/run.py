@@ -28,6 +28,7 @@ from dcos_core.containerizer.posix import make_subreaper
 from dcos_core.containerizer.registry import create_containerizer
 from dcos_core.containerizer.spec import ContainerizerConfig
 from dcos_core.isolation_names import parse_isolation
+from dcos_core.web import limit_request_bodies
 
 log = logging.getLogger("dcos_core.agent.run")
 
@@ -111,9 +112,11 @@ async def run_agent(
     """Run an agent until SIGTERM/SIGINT or cancellation, then kill its tasks and return."""
     clock = clock or SystemClock()
     agent = build_agent(settings, clock)
+    app = create_agent_app(agent)
+    limit_request_bodies(app, settings.max_body_size)
     server = _Server(
         uvicorn.Config(
-            create_agent_app(agent),
+            app,
             host=settings.ip,
             port=settings.port,
             log_level="warning",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -22,7 +22,7 @@ from dcos_core.master.service import Master
 from dcos_core.master.streams import EventStream
 from dcos_core.protocol.internal import Heartbeat, RegisterAgent, StatusUpdate
 from dcos_core.protocol.v1 import unwrap
-from dcos_core.web import install_error_handlers
+from dcos_core.web import install_error_handlers, limit_request_bodies, read_json
 
 JSON_TYPE = "application/json"
 
@@ -39,10 +39,9 @@ async def read_call(request: Request) -> dict[str, Any]:
         )
     if media != JSON_TYPE:
         raise UnsupportedMediaTypeError(f"Expecting 'Content-Type' of {JSON_TYPE}")
-    raw = await request.body()
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+        body = await read_json(request)
+    except InvalidError as e:
         raise InvalidError(f"Failed to parse body into JSON: {e}") from None
     if not isinstance(body, dict):
         raise InvalidError("Failed to convert JSON into Call protobuf: not a JSON object")
@@ -76,11 +75,12 @@ def create_master_app(master: Master) -> FastAPI:
     app = FastAPI(
         title="dcos-core master",
         version=views.version(master)["dcos_core_version"],
-        docs_url="/docs",
+        docs_url=None,  # no Swagger UI: it loads from a CDN and is blank offline
         redoc_url=None,
     )
     app.state.master = master
     install_error_handlers(app, plain_prefixes=("/api/v1",))
+    limit_request_bodies(app, master.settings.max_body_size, plain_prefixes=("/api/v1",))
 
     def ready() -> None:
         if not master.recovered:
@@ -284,8 +284,12 @@ def create_master_app(master: Master) -> FastAPI:
     @app.post("/master/teardown")
     @app.post("/teardown")
     async def teardown_v0(request: Request) -> Response:
-        form = await request.form()
-        fid = str(form.get("frameworkId") or request.query_params.get("frameworkId") or "")
+        """`curl -d frameworkId=<id> .../master/teardown` (a form, as Mesos takes it)."""
+        ready()
+        form = parse_qs((await request.body()).decode(errors="replace"))
+        fid = (form.get("frameworkId") or [request.query_params.get("frameworkId") or ""])[0]
+        if not fid:
+            raise InvalidError("Missing 'frameworkId' (send frameworkId=<id> as a form)")
         fw = master.frameworks.get(fid)
         if fw is None:
             raise NotFoundError(f"Framework {fid!r} not found")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from dcos_core.allocator import Quota
@@ -85,8 +86,8 @@ class OperatorCalls(MasterCore):
                 w = float(wi.get("weight"))  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise InvalidError("must be a number", f"{f}.weight") from None
-            if not w > 0:
-                raise InvalidError("must be positive", f"{f}.weight")
+            if not (w > 0 and math.isfinite(w)):
+                raise InvalidError("must be a positive finite number", f"{f}.weight")
             new[role] = w
         merged = self.weights | new
         self.registry.save_weights(merged)

@@ -14,7 +14,6 @@ tasks}`` (plus ``scheduledAt``, ``attempt``, ``reason``, ``message``, ``sandbox`
 
 from __future__ import annotations
 
-import json
 import statistics
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -37,6 +36,7 @@ from dcos_core.frameworks.chronos.models import (
     render_metronome_schedule,
 )
 from dcos_core.frameworks.chronos.service import Chronos, JobState, NameTakenError, _iso
+from dcos_core.web import read_json
 
 PREFIXES: Final = ("/scheduler", "/v1/scheduler")
 PERCENTILES: Final = {
@@ -102,10 +102,7 @@ def create_chronos_app(c: Chronos) -> FastAPI:
         return render_job(js.job, c.stats(js))
 
     async def body_json(request: Request) -> Any:
-        try:
-            return json.loads(await request.body() or b"null")
-        except ValueError as e:
-            raise InvalidError(f"invalid JSON: {e}") from None
+        return await read_json(request)
 
     router = APIRouter()
 
@@ -522,10 +519,10 @@ def _metronome_routes(app: FastAPI, c: Chronos) -> None:
 
     async def body(request: Request) -> Any:
         try:
-            return json.loads(await request.body() or b"null")
-        except ValueError as e:
+            return await read_json(request)
+        except InvalidError as e:
             raise MetronomeValidationError(
-                [{"path": "/", "errors": [f"Invalid JSON: {e}"]}], "Invalid JSON"
+                [{"path": "/", "errors": [str(e)]}], "Invalid JSON"
             ) from None
 
     def the_run(job_id: str, rid: str) -> Run:

@@ -13,6 +13,7 @@ from dcos_core.frameworks.chronos.service import Chronos
 from dcos_core.frameworks.sdk import SchedulerDriver
 from dcos_core.serve import serve_until_signal
 from dcos_core.state import open_store
+from dcos_core.web import limit_request_bodies
 
 log = logging.getLogger("dcos_core.chronos.run")
 
@@ -50,9 +51,11 @@ async def run_chronos(settings: ChronosSettings, *, install_signal_handlers: boo
     async def on_signal() -> None:
         driver.stop()
 
+    app = create_chronos_app(chronos)
+    limit_request_bodies(app, settings.max_body_size)
     try:
         await serve_until_signal(
-            create_chronos_app(chronos),
+            app,
             settings.ip,
             settings.port,
             on_signal=on_signal,

@@ -33,6 +33,7 @@ from dcos_core.frameworks.marathon.models import (
 )
 from dcos_core.frameworks.marathon.openapi import openapi_schema
 from dcos_core.frameworks.marathon.service import AppLockedError, AppRuntime, Marathon
+from dcos_core.web import read_json
 
 MARATHON_COMPAT_VERSION: Final = "1.10.0"
 SSE_HEARTBEAT: Final = 15.0
@@ -90,11 +91,10 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
         return _error(400, str(e))
 
     async def body_json(request: Request) -> Any:
-        raw = await request.body()
         try:
-            return json.loads(raw or b"null")
-        except ValueError as e:
-            raise AppValidationError([{"path": "/", "errors": [f"Invalid JSON: {e}"]}]) from None
+            return await read_json(request)
+        except InvalidError as e:
+            raise AppValidationError([{"path": "/", "errors": [str(e)]}]) from None
 
     def post_event(request: Request, definition: dict[str, Any]) -> None:
         m.events.publish(

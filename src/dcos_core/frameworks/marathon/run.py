@@ -21,6 +21,7 @@ from dcos_core.frameworks.marathon.service import Marathon
 from dcos_core.frameworks.sdk import SchedulerDriver
 from dcos_core.serve import serve_until_signal
 from dcos_core.state import open_store
+from dcos_core.web import limit_request_bodies
 
 log = logging.getLogger("dcos_core.marathon.run")
 
@@ -65,6 +66,7 @@ async def run_marathon(settings: MarathonSettings, *, install_signal_handlers: b
     app = create_marathon_app(
         marathon, hostname=settings.hostname or settings.ip, port=settings.port
     )
+    limit_request_bodies(app, settings.max_body_size)
     loops = [
         asyncio.create_task(driver.run(), name="marathon-driver"),
         asyncio.create_task(marathon.run(), name="marathon-tick"),
