@@ -183,6 +183,31 @@ def test_teardown_kills_tasks_and_removes_framework(cluster: Cluster) -> None:
     s.close()
 
 
+def test_legacy_teardown_endpoint_takes_a_form_as_mesos_does(cluster: Cluster) -> None:
+    """`curl -d frameworkId=<id> master/teardown` (500 before: form parsing needed a package)."""
+    s = RawScheduler(cluster.master_addr)
+    s.subscribe()
+    offer = s.wait_offers()[0]
+    s.launch(offer, [task_info("t-td-v0", offer, "sleep 60")])
+    s.wait_update("t-td-v0", "TASK_RUNNING")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    missing = cluster.http.post(f"{cluster.url}/master/teardown", content=b"", headers=form)
+    assert missing.status_code == 400 and "frameworkId" in missing.text
+    unknown = cluster.http.post(
+        f"{cluster.url}/master/teardown", content=b"frameworkId=nope", headers=form
+    )
+    assert unknown.status_code == 404 and "nope" in unknown.text
+    r = cluster.http.post(
+        f"{cluster.url}/master/teardown", content=f"frameworkId={s.framework_id}", headers=form
+    )
+    assert r.status_code == 200, r.text
+    st = cluster.state()
+    assert s.framework_id not in {f["id"] for f in st["frameworks"]}
+    done = next(f for f in st["completed_frameworks"] if f["id"] == s.framework_id)
+    assert [t["state"] for t in done["completed_tasks"]] == ["TASK_KILLED"]
+    s.close()
+
+
 def test_update_framework_changes_name_synchronously(sched: RawScheduler, cluster: Cluster) -> None:
     info = dict(sched.framework_info, id={"value": sched.framework_id}, name="renamed")
     status = sched.send("UPDATE_FRAMEWORK", {"framework_info": info})
