@@ -114,8 +114,8 @@ def create_chronos_app(c: Chronos) -> FastAPI:
     async def search(request: Request) -> list[dict[str, Any]]:
         q = request.query_params
         name, command, anything = q.get("name"), q.get("command"), q.get("any")
-        limit = int(q.get("limit", "10") or 10)
-        offset = int(q.get("offset", "0") or 0)
+        limit = _int_param(request, "limit", 10)
+        offset = _int_param(request, "offset", 0)
         out = []
         for js in c.chronos_jobs():
             n, cmd = js.job.name.lower(), js.job.command.lower()
@@ -240,7 +240,9 @@ def create_chronos_app(c: Chronos) -> FastAPI:
     @router.get("/stats/{which}")
     async def stats(which: str) -> list[dict[str, Any]]:
         if which not in PERCENTILES:
-            raise InvalidError(f"unknown statistic '{which}' (one of {', '.join(PERCENTILES)})")
+            raise InvalidError(
+                f"unknown statistic '{which}': expected one of {', '.join(PERCENTILES)}"
+            )
         q = PERCENTILES[which]
         out = []
         for js in c.chronos_jobs():
@@ -332,9 +334,9 @@ def _int_param(request: Request, name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidError(f"'{raw}' is not an integer", name) from None
+        raise InvalidError(f"got '{raw}', expected a whole number", name) from None
     if value < 0:
-        raise InvalidError("must not be negative", name)
+        raise InvalidError(f"got {value}, expected 0 or more", name)
     return value
 
 

@@ -36,6 +36,9 @@ A run is *missed* when its scheduled time is more than the job's ``epsilon`` (de
   ``startingDeadlineSeconds`` behaviour).
 
 Scheduled times that are late by at most ``epsilon`` are not missed: each runs exactly once.
+That holds at creation too: a job created (or given a new schedule) less than ``epsilon`` after
+its latest scheduled time runs that time once (an ``R1`` job whose start is the second it was
+created in, or an empty start, runs), but no time before that one.
 `dcos_core.frameworks.chronos.schedule.plan_due` implements this split.
 
 Metronome jobs (``/v1/jobs``)
@@ -81,6 +84,7 @@ from dcos_core.frameworks.chronos.schedule import (
     parse_iso8601_schedule,
     resolve_zone,
 )
+from dcos_core.frameworks.plain_errors import plain_message
 
 __all__ = [
     "Constraint",
@@ -120,6 +124,12 @@ DEFAULT_EPSILON = "PT60S"
 READ_ONLY_KEYS = frozenset(
     {"successCount", "errorCount", "lastSuccess", "lastError", "errorsSinceLastSuccess", "async"}
 )
+
+SCHEDULE_EXPECTED = (
+    "expected an ISO 8601 repeating interval R[n]/<start>/<period> such as"
+    " R/2026-01-01T00:00:00Z/PT1H"
+)
+_NAME_EXPECTED = "expected letters, digits, '_', '.' and '-' only, such as nightly-backup"
 
 MissedRuns = Literal["catch_up", "skip"]
 ConstraintOperator = Literal["EQUALS", "LIKE", "UNLIKE"]
@@ -163,11 +173,7 @@ class MetronomeValidationError(InvalidError):
 
 
 def _error_text(err: Any) -> str:
-    msg = str(err.get("msg", "invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    return msg
+    return plain_message(err)
 
 
 def _chronos_errors(exc: ValidationError) -> str:
@@ -301,9 +307,7 @@ class Job(_Model):
     @classmethod
     def _name(cls, v: str) -> str:
         if not JOB_NAME_RE.fullmatch(v):
-            raise ValueError(
-                f"the job's name is invalid. Allowed names: '{JOB_NAME_RE.pattern}', got '{v}'"
-            )
+            raise ValueError(f"invalid job name '{v}': {_NAME_EXPECTED}")
         return v
 
     @field_validator("cpus", "mem", "disk", mode="before")
@@ -338,11 +342,11 @@ class Job(_Model):
         if v is None:
             return v
         if not v:
-            raise ValueError("a dependency job needs at least one parent")
+            raise ValueError("a dependency job needs at least one parent: got an empty list")
         seen: list[str] = []
         for p in v:
             if not JOB_NAME_RE.fullmatch(p):
-                raise ValueError(f"invalid parent name '{p}'")
+                raise ValueError(f"invalid parent name '{p}': {_NAME_EXPECTED}")
             if p not in seen:
                 seen.append(p)
         return seen
@@ -350,13 +354,14 @@ class Job(_Model):
     @model_validator(mode="after")
     def _shape(self) -> Job:
         if (self.schedule is None) == (self.parents is None):
-            raise ValueError("a job needs exactly one of 'schedule' and 'parents'")
-        if self.parents is not None and self.name in self.parents:
-            raise ValueError(f"job '{self.name}' cannot depend on itself")
-        if self.uris and self.fetch:
             raise ValueError(
-                f"Tried to add both uri (deprecated) and fetch parameters on {self.name}"
+                "schedule, parents: a job has exactly one of 'schedule' (a scheduled job) and"
+                " 'parents' (a dependency job)"
             )
+        if self.parents is not None and self.name in self.parents:
+            raise ValueError(f"parents: job '{self.name}' cannot be its own parent")
+        if self.uris and self.fetch:
+            raise ValueError("uris, fetch: give 'fetch' or the older 'uris', not both")
         return self
 
     @property
@@ -410,12 +415,14 @@ def _parse_epsilon(text: str) -> timedelta:
     try:
         d = isodate.parse_duration(text.strip())
     except (isodate.ISO8601Error, ValueError, AttributeError):
-        raise ValueError(f"invalid epsilon '{text}' (an ISO 8601 duration like PT60S)") from None
+        raise ValueError(
+            f"invalid duration '{text}': expected an ISO 8601 duration such as PT60S"
+        ) from None
     td: timedelta = (
         d.totimedelta(start=datetime(2000, 1, 1)) if isinstance(d, isodate.Duration) else d
     )
     if td < timedelta(0):
-        raise ValueError(f"epsilon must not be negative: '{text}'")
+        raise ValueError(f"invalid duration '{text}': it must not be negative")
     return td
 
 
@@ -427,15 +434,17 @@ def parse_job(body: Any, *, dependency: bool | None = None, now: datetime | None
     with an empty start ("now"); the stored schedule then carries the concrete start.
     """
     if not isinstance(body, dict):
-        raise JobValidationError("the job must be a JSON object")
+        raise JobValidationError("the request body must be a job: a JSON object")
     data = {k: v for k, v in body.items() if k not in READ_ONLY_KEYS and v is not None}
     for key in ("name", "command"):
         if key not in data:
-            raise JobValidationError(f"{key}: the job's {key} is required")
+            raise JobValidationError(f"{key}: is required")
     if dependency is True and "parents" not in data:
-        raise JobValidationError("parents: a dependency job needs 'parents'")
+        raise JobValidationError(
+            "parents: is required for a dependency job: expected a list of job names"
+        )
     if dependency is False and "schedule" not in data:
-        raise JobValidationError("schedule: a scheduled job needs 'schedule'")
+        raise JobValidationError(f"schedule: is required: {SCHEDULE_EXPECTED}")
     try:
         job = Job.model_validate(data)
     except ValidationError as exc:
@@ -444,9 +453,12 @@ def parse_job(body: Any, *, dependency: bool | None = None, now: datetime | None
         try:
             ri = parse_iso8601_schedule(job.schedule, job.schedule_time_zone or None, now=now)
         except ScheduleError as exc:
-            raise JobValidationError(f"{exc} (wtf bro)") from None
+            raise JobValidationError(f"schedule: {exc}") from None
         if ri.start.year < 1970:
-            raise JobValidationError(f"Cannot parse schedule '{job.schedule}': start before 1970")
+            raise JobValidationError(
+                f"schedule: the start time of '{job.schedule}' is before 1970: expected a start"
+                " in 1970 or later"
+            )
         if job.schedule.split("/")[1].strip() == "":
             job = job.model_copy(update={"schedule": format_iso8601_schedule(ri)})
     return job
@@ -592,7 +604,10 @@ def job_to_storage(job: Job) -> dict[str, Any]:
 def job_from_storage(record: dict[str, Any]) -> Job:
     """The job saved by `job_to_storage`."""
     if record.get("v") != STORAGE_VERSION:
-        raise InvalidError(f"unknown stored Chronos job version {record.get('v')!r}")
+        raise InvalidError(
+            f"a stored Chronos job has version {record.get('v')!r}; this dcos-core reads version"
+            f" {STORAGE_VERSION}: run the dcos-core version that wrote it"
+        )
     return Job.model_validate(record["job"])
 
 
@@ -633,7 +648,7 @@ class MetronomeRun(_MModel):
     @model_validator(mode="after")
     def _something_to_run(self) -> MetronomeRun:
         if not self.cmd and not self.args and self.docker is None:
-            raise ValueError("one of cmd, args or docker must be given")
+            raise ValueError("nothing to run: give one of cmd, args or docker")
         return self
 
 
@@ -653,7 +668,10 @@ class MetronomeSchedule(_MModel):
     @classmethod
     def _id(cls, v: str) -> str:
         if not METRONOME_SCHEDULE_ID_RE.fullmatch(v):
-            raise ValueError(f"must match {METRONOME_SCHEDULE_ID_RE.pattern}")
+            raise ValueError(
+                f"invalid schedule id '{v}': expected lowercase letters, digits and '-', such as"
+                " nightly-1"
+            )
         return v
 
     @field_validator("cron")
@@ -686,22 +704,28 @@ class MetronomeJob(_MModel):
     @classmethod
     def _id(cls, v: str) -> str:
         if not METRONOME_ID_RE.fullmatch(v):
-            raise ValueError(f"must match {METRONOME_ID_RE.pattern}")
+            raise ValueError(
+                f"invalid job id '{v}': expected names of lowercase letters, digits and '-',"
+                " joined by '.', such as prod.backup"
+            )
         return v
 
     @field_validator("schedules")
     @classmethod
     def _unique(cls, v: list[MetronomeSchedule]) -> list[MetronomeSchedule]:
         ids = [s.id for s in v]
-        if len(ids) != len(set(ids)):
-            raise ValueError("schedule ids must be unique")
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"schedule ids must be unique: {', '.join(twice)} used twice")
         return v
 
 
 def parse_metronome_job(body: Any) -> MetronomeJob:
     """Validate a Metronome JobSpec (``POST /v1/jobs``, ``PUT /v1/jobs/{id}``)."""
     if not isinstance(body, dict):
-        raise MetronomeValidationError([{"path": "/", "errors": ["must be a JSON object"]}])
+        raise MetronomeValidationError(
+            [{"path": "/", "errors": ["the request body must be a job: a JSON object"]}]
+        )
     try:
         return MetronomeJob.model_validate(body)
     except ValidationError as exc:
@@ -711,7 +735,9 @@ def parse_metronome_job(body: Any) -> MetronomeJob:
 def parse_metronome_schedule(body: Any) -> MetronomeSchedule:
     """Validate a Metronome ScheduleSpec (``/v1/jobs/{id}/schedules``)."""
     if not isinstance(body, dict):
-        raise MetronomeValidationError([{"path": "/", "errors": ["must be a JSON object"]}])
+        raise MetronomeValidationError(
+            [{"path": "/", "errors": ["the request body must be a schedule: a JSON object"]}]
+        )
     try:
         return MetronomeSchedule.model_validate(body)
     except ValidationError as exc:

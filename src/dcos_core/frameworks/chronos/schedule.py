@@ -80,6 +80,7 @@ __all__ = [
     "advance",
     "cron_next_after",
     "cron_occurrences",
+    "due_at_creation",
     "format_iso8601_schedule",
     "next_after",
     "occurrences",
@@ -140,7 +141,10 @@ def resolve_zone(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(_JAVA_SHORT_IDS.get(key, key))
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ScheduleError(f"Unknown time zone '{name}'") from None
+        raise ScheduleError(
+            f"unknown time zone '{name}': expected an IANA time zone name such as Europe/Berlin"
+            " or America/New_York, or UTC"
+        ) from None
 
 
 def _utc(dt: datetime, what: str = "time") -> datetime:
@@ -161,6 +165,11 @@ def _naive_local(dt: datetime, zone: tzinfo) -> datetime:
 # ---------------------------------------------------------------------------------------------
 # periods
 
+_PERIOD_EXPECTED = "expected an ISO 8601 duration such as PT30S, PT1H, P1D or P1W"
+_CRON_EXPECTED = (
+    "expected 5 fields (minute hour day-of-month month day-of-week) such as '30 2 * * *'"
+)
+
 
 @dataclass(frozen=True)
 class Period:
@@ -173,14 +182,14 @@ class Period:
 
     def __post_init__(self) -> None:
         if min(self.years, self.months, self.days) < 0 or self.time < timedelta(0):
-            raise ScheduleError(f"Period must not be negative: {self}")
+            raise ScheduleError(f"invalid period '{self}': it must not be negative")
 
     @classmethod
     def parse(cls, text: str) -> Period:
         """Parse ``P1Y2M3W4DT5H6M7.5S`` (fractions only on seconds; a zero period is invalid)."""
         s = text.strip().upper()
         if not s.startswith("P") or len(s) < 3 or s.endswith("T") or s.startswith("-"):
-            raise ScheduleError(f"Cannot parse period '{text}'")
+            raise ScheduleError(f"invalid period '{text}': {_PERIOD_EXPECTED}")
         date_part, sep, time_part = s.partition("T")
         years = months = days = 0
         time = timedelta(0)
@@ -191,20 +200,22 @@ class Period:
                     years, months = _whole(d.years, text), _whole(d.months, text)
                     d = d.tdelta
                 if _us(d) % (86_400 * 1_000_000):
-                    raise ScheduleError(f"Cannot parse period '{text}': fractional days")
+                    raise ScheduleError(
+                        f"invalid period '{text}': days must be whole (write PT12H for half a day)"
+                    )
                 days = d.days
             if sep:
                 t = isodate.parse_duration("PT" + time_part)
                 if isinstance(t, isodate.Duration):  # pragma: no cover - PT... has no months
-                    raise ScheduleError(f"Cannot parse period '{text}'")
+                    raise ScheduleError(f"invalid period '{text}': {_PERIOD_EXPECTED}")
                 time = t
         except (isodate.ISO8601Error, ValueError, ArithmeticError) as exc:
             if isinstance(exc, ScheduleError):
                 raise
-            raise ScheduleError(f"Cannot parse period '{text}': {exc}") from None
+            raise ScheduleError(f"invalid period '{text}': {_PERIOD_EXPECTED}") from None
         period = cls(years, months, days, time)
         if period.is_zero:
-            raise ScheduleError(f"Period must not be zero: '{text}'")
+            raise ScheduleError(f"invalid period '{text}': it must not be zero")
         return period
 
     @property
@@ -255,7 +266,7 @@ class Period:
 def _whole(value: object, text: str) -> int:
     f = float(str(value))
     if not f.is_integer():
-        raise ScheduleError(f"Cannot parse period '{text}': fractional years or months")
+        raise ScheduleError(f"invalid period '{text}': years and months must be whole")
     return int(f)
 
 
@@ -278,11 +289,11 @@ class RepeatingInterval:
 
     def __post_init__(self) -> None:
         if self.repetitions is not None and self.repetitions < 0:
-            raise ScheduleError(f"Repetitions must be >= 0, got {self.repetitions}")
+            raise ScheduleError(f"repetitions must be 0 or more, got {self.repetitions}")
         if self.start.tzinfo is None or self.start.utcoffset() is None:
-            raise ScheduleError("The start of a schedule must be timezone-aware")
+            raise ScheduleError("the start of a schedule must be timezone-aware")
         if self.period.is_zero:
-            raise ScheduleError("Period must not be zero")
+            raise ScheduleError("the period must not be zero")
 
 
 _SCHEDULE_RE = re.compile(r"R(\d*)/([^/]*)/(P[^/]*)", re.IGNORECASE)
@@ -295,18 +306,19 @@ def parse_iso8601_schedule(
 
     `now` is needed only for an empty start (Chronos: start = now - 1 s).
     """
-    bad = f"Cannot parse schedule '{text}'"
     m = _SCHEDULE_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if m is None:
         raise ScheduleError(
-            f"{bad}: expected R[n]/<start>/<period>, e.g. R/2024-01-01T00:00:00Z/PT1H"
+            f"invalid schedule '{text}': expected an ISO 8601 repeating interval"
+            " R[n]/<start>/<period> such as R/2026-01-01T00:00:00Z/PT1H (R: forever,"
+            " R5: five times, R0: never)"
         )
     repetitions = int(m.group(1)) if m.group(1) else None
     zone = resolve_zone(tz) if tz and tz.strip() else None
     start_text = m.group(2).strip()
     if not start_text:
         if now is None:
-            raise ScheduleError(f"{bad}: an empty start time needs the current time")
+            raise ScheduleError(f"schedule '{text}' has an empty start: the current time is needed")
         start = _utc(now, "now") - timedelta(seconds=1)
         if zone is not None:
             start = start.astimezone(zone)
@@ -314,17 +326,17 @@ def parse_iso8601_schedule(
         try:
             parsed = datetime.fromisoformat(start_text)
         except ValueError:
-            raise ScheduleError(f"{bad}: invalid start time '{start_text}'") from None
+            raise ScheduleError(
+                f"invalid start time '{start_text}': expected an ISO 8601 date-time such as"
+                " 2026-01-01T00:00:00Z"
+            ) from None
         if zone is not None:
             start = parsed.replace(tzinfo=zone, fold=0)  # withZoneRetainFields
         elif parsed.tzinfo is None:
             start = parsed.replace(tzinfo=UTC)
         else:
             start = parsed
-    try:
-        period = Period.parse(m.group(3))
-    except ScheduleError as exc:
-        raise ScheduleError(f"{bad}: {exc}") from None
+    period = Period.parse(m.group(3))
     return RepeatingInterval(repetitions, start, period)
 
 
@@ -438,6 +450,38 @@ def remaining_repetitions(
     return max(0, ri.repetitions - done)
 
 
+def due_at_creation(
+    ri: RepeatingInterval, created: datetime, grace: timedelta, tz: str | None = None
+) -> datetime | None:
+    """The scheduled time before `created` that a job created (or rescheduled) then still runs.
+
+    A run late by at most `grace` (``epsilon``) runs, so the latest scheduled time at or before
+    `created` runs once if it is at most `grace` old: an ``R1`` job whose start is a few seconds
+    before its creation (a start truncated to the second, or an empty start, which means
+    "now - 1 s") runs once. Older times are not run (the job did not exist then), and of a fast
+    repeating job only the latest time runs, not one run per period. None if there is no such
+    time (``R0``, a start after `created`, or the latest time older than `grace`).
+
+    Example:
+        >>> ri = parse_iso8601_schedule("R1/2026-01-01T11:59:57Z/PT1H")
+        >>> due_at_creation(ri, datetime(2026, 1, 1, 12, tzinfo=UTC), timedelta(seconds=60))
+        datetime.datetime(2026, 1, 1, 11, 59, 57, tzinfo=datetime.timezone.utc)
+    """
+    created_utc = _utc(created, "created")
+    if ri.repetitions == 0:
+        return None
+    grid = _Grid(ri, tz)
+    k = grid.first_index_after(created_utc) - 1  # the latest occurrence at or before `created`
+    if ri.repetitions is not None:
+        k = min(k, ri.repetitions - 1)
+    if k < 0:
+        return None
+    t = grid.at(k)
+    if t == _END or created_utc - t > grace:
+        return None
+    return t
+
+
 def advance(ri: RepeatingInterval, to: datetime, tz: str | None = None) -> RepeatingInterval:
     """The interval Chronos stores after running the occurrence `to` (its ``skipForward``).
 
@@ -474,17 +518,21 @@ def parse_cron(expr: str, timezone: str = "UTC") -> CronSchedule:
     """Validate a five-field cron expression and its time zone (`ScheduleError` otherwise)."""
     fields = expr.split() if isinstance(expr, str) else []
     if len(fields) != 5:
-        raise ScheduleError(
-            f"Cron expression '{expr}' must have 5 fields (minute hour day month weekday)"
-        )
+        raise ScheduleError(f"invalid cron expression '{expr}': {_CRON_EXPECTED}")
     normal = " ".join(fields)
     if not croniter.is_valid(normal):
-        raise ScheduleError(f"Invalid cron expression '{expr}'")
+        raise ScheduleError(
+            f"invalid cron expression '{expr}': a field is out of range or not understood;"
+            f" {_CRON_EXPECTED}"
+        )
     resolve_zone(timezone)
     try:  # an expression that never matches (e.g. Feb 30) would spin a scheduler
         croniter(normal, datetime(2000, 1, 1)).get_next(datetime)
     except (CroniterError, ValueError):
-        raise ScheduleError(f"Cron expression '{expr}' never matches") from None
+        raise ScheduleError(
+            f"cron expression '{expr}' never matches a date (such as February 30):"
+            " expected one that runs at least once"
+        ) from None
     return CronSchedule(normal, timezone.strip() if timezone and timezone.strip() else "UTC")
 
 
@@ -548,7 +596,9 @@ def cron_next_after(cs: CronSchedule, after: datetime) -> datetime:
         if found:
             return found[0]
         if window > timedelta(days=366 * 30):
-            raise ScheduleError(f"Cron expression '{cs.expression}' has no next run")
+            raise ScheduleError(
+                f"cron expression '{cs.expression}' does not run in the next 30 years"
+            )
         window *= 4
 
 

@@ -47,6 +47,7 @@ import functools
 import logging
 import re
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -76,6 +77,7 @@ from dcos_core.frameworks.chronos.prelaunch import wrap as prelaunch_wrap
 from dcos_core.frameworks.chronos.schedule import (
     CronSchedule,
     cron_occurrences,
+    due_at_creation,
     occurrences,
     parse_iso8601_schedule,
     plan_due,
@@ -316,9 +318,9 @@ class Chronos:
         for p in job.parents or []:
             parent = self.jobs.get(p)
             if (parent is None or parent.spec is not None) and p != job.name:
-                raise NotFoundError(f"Parent job '{p}' not found")
+                raise NotFoundError(f"parents: job '{p}' not found: create it first")
         if job.name in (job.parents or []):
-            raise ConflictError(f"Job '{job.name}' cannot depend on itself")
+            raise ConflictError(f"parents: job '{job.name}' cannot be its own parent")
         old = self.jobs.get(job.name)
         if old is not None and old.spec is not None:
             raise NameTakenError(
@@ -334,19 +336,41 @@ class Chronos:
                 old.job.schedule == job.schedule
                 and old.job.schedule_time_zone == job.schedule_time_zone
             )
-            js.planned_until = old.planned_until if same_schedule else now
+            js.planned_until = (
+                old.planned_until if same_schedule else self._plan_start(job, now, old.history)
+            )
             if job_to_storage(old.job) != job_to_storage(job):
                 keep = same_schedule and not job.disabled
                 self._withdraw_ahead(js, now, keep=keep)
                 js.planned_until = min(js.planned_until, now)
         else:
-            js.planned_until = now - 1e-3  # an occurrence at exactly now still runs
+            js.planned_until = self._plan_start(job, now, ())
         if job.schedule:
             parse_iso8601_schedule(job.schedule, job.schedule_time_zone or None)  # validate
         self.store.put(f"{JOBS}/{_key(job.name)}", js.to_doc())
         self.jobs[job.name] = js
         self._check_parents()
         self.wake()
+
+    def _plan_start(self, job: Job, now: float, history: Iterable[Run]) -> float:
+        """Where the planning of a new (or rescheduled) job starts: its occurrences after this
+        time are planned. Just before `now` (an occurrence at exactly now runs), or just before
+        its latest occurrence late by at most `epsilon` (`due_at_creation`: an ``R1`` job whose
+        start is a few seconds before its creation runs once), unless that time already has a
+        run (a changed schedule never runs a time twice)."""
+        start = now - 1e-3
+        if not job.schedule or job.disabled:
+            return start
+        tz = job.schedule_time_zone or None
+        late = due_at_creation(
+            _parse_schedule(job.schedule, tz), datetime.fromtimestamp(now, UTC), job.grace, tz
+        )
+        if late is None:
+            return start
+        key = run_key(job.name, late.timestamp())
+        if key in self.runs or any(r.key == key for r in history):
+            return start
+        return min(start, late.timestamp() - 1e-3)
 
     def _withdraw_ahead(self, js: JobState, now: float, *, keep: bool) -> None:
         """The job changed: its runs planned ahead (prelaunch) must not start as they were.

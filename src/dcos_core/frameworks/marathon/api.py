@@ -33,6 +33,7 @@ from dcos_core.frameworks.marathon.models import (
 )
 from dcos_core.frameworks.marathon.openapi import openapi_schema
 from dcos_core.frameworks.marathon.service import AppLockedError, AppRuntime, Marathon
+from dcos_core.frameworks.plain_errors import shown
 from dcos_core.web import read_json
 
 MARATHON_COMPAT_VERSION: Final = "1.10.0"
@@ -274,7 +275,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
             m.get(app_id)
             dep = m.delete(app_id, force=force)
             return _deployment_result(dep)
-        return _error(405, f"{method} is not allowed here")
+        return _error(405, f"{method} is not allowed on {request.url.path}")
 
     async def app_sub(
         app_id: str, what: str, rest: list[str], method: str, request: Request
@@ -320,7 +321,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
                     return JSONResponse({"task": rendered[0]})
                 return JSONResponse({"tasks": rendered})
         _ = rt
-        return _error(405, f"{method} is not allowed on {what}")
+        return _error(405, f"{method} is not allowed on {request.url.path}")
 
     # ---- tasks -----------------------------------------------------------------------------
 
@@ -344,7 +345,9 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
         body = await body_json(request)
         ids = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise AppValidationError([{"path": "/ids", "errors": ["expected a list of task ids"]}])
+            raise AppValidationError(
+                [{"path": "/ids", "errors": ['expected a list of task ids: {"ids": ["..."]}']}]
+            )
         known = [i for i in ids if i in m.instances]
         result = m.kill_tasks(
             known,
@@ -379,7 +382,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
     @app.delete("/v2/queue/{rest:path}")
     async def reset_delay(rest: str) -> Response:
         if not rest.endswith("/delay"):
-            return _error(404, "not found")
+            return _error(404, f"/v2/queue/{rest} is not known: expected /v2/queue/<app id>/delay")
         m.reset_delay(normalize_id("/" + rest.removesuffix("/delay")))
         return Response(status_code=204)
 
@@ -465,7 +468,14 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
                     or not 0 <= factor <= 1000
                 ):
                     raise AppValidationError(
-                        [{"path": "/scaleBy", "errors": ["must be a number between 0 and 1000"]}]
+                        [
+                            {
+                                "path": "/scaleBy",
+                                "errors": [
+                                    f"got {shown(factor)}, expected a number between 0 and 1000"
+                                ],
+                            }
+                        ]
                     )
                 apps = [
                     m.apps[a].app.model_copy(
@@ -475,7 +485,11 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
                 ]
                 return _deployment_result(m.deploy(apps, force=force))
             if isinstance(body.get("version"), str) and len(body) == 1:
-                raise InvalidError("group rollback to a version is not supported yet", "version")
+                raise InvalidError(
+                    "rolling a group back to a version is not supported yet: roll back each app"
+                    ' with PUT /v2/apps/<id> {"version": ...}',
+                    "version",
+                )
             apps = flatten_group({**body, "id": gid}, gid)
             dep = m.deploy(apps, force=force)
             return _deployment_result(dep, 201 if not members else 200)
@@ -483,7 +497,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
             if not members:
                 raise NotFoundError(f"Group '{gid}' does not exist")
             return _deployment_result(m.deploy([], members, force=force))
-        return _error(405, f"{request.method} is not allowed here")
+        return _error(405, f"{request.method} is not allowed on {request.url.path}")
 
     # ---- events ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dcos_core.errors import InvalidError
+from dcos_core.frameworks.plain_errors import plain_message, shown
 
 # ---------------------------------------------------------------------------------------------
 # errors
@@ -68,6 +69,9 @@ class _Errors:
     def __bool__(self) -> bool:
         return bool(self._by_path)
 
+    def __contains__(self, path: str) -> bool:
+        return path in self._by_path
+
     def details(self) -> list[ValidationDetail]:
         return [{"path": p, "errors": e} for p, e in self._by_path.items()]
 
@@ -91,8 +95,9 @@ def _id_error(path: str, field: str) -> AppValidationError:
             {
                 "path": field,
                 "errors": [
-                    f"'{_printable(path)}' is not a valid path id: every segment must fully match "
-                    f"regular expression '{ID_SEGMENT_PATTERN}'"
+                    f"'{_printable(path)}' is not a valid id: expected names of lowercase"
+                    " letters, digits, '-' and '.' (starting and ending with a letter or digit)"
+                    " separated by '/', such as /prod/web"
                 ],
             }
         ]
@@ -108,7 +113,9 @@ def normalize_id(path: str, base: str = "/", *, field: str = "/id") -> str:
     a path that climbs above the root.
     """
     if not isinstance(path, str):
-        raise AppValidationError([{"path": field, "errors": ["must be a string"]}])
+        raise AppValidationError(
+            [{"path": field, "errors": [f"got {shown(path)}, expected a string such as /web"]}]
+        )
     raw = path.strip()
     parts = [] if raw.startswith("/") else [s for s in base.split("/") if s not in ("", ".")]
     for seg in raw.split("/"):
@@ -645,7 +652,7 @@ def _resolve_ports(data: dict[str, Any], errors: _Errors) -> None:
     if not isinstance(ports, list) or not all(
         isinstance(p, int) and not isinstance(p, bool) for p in ports
     ):
-        errors.add("/ports", "must be a list of integers")
+        errors.add("/ports", f"got {shown(ports)}, expected a list of port numbers")
         data.pop("ports")
         return
     if pds is None:
@@ -654,7 +661,10 @@ def _resolve_ports(data: dict[str, Any], errors: _Errors) -> None:
         not isinstance(pds, list)
         or [(pd.get("port", 0) if isinstance(pd, dict) else pd) for pd in pds] != ports
     ):
-        errors.add("/ports", "cannot specify both ports and port definitions")
+        errors.add(
+            "/ports",
+            "give 'ports' or 'portDefinitions', not both (or the same ports in both)",
+        )
     data.pop("ports")
 
 
@@ -672,7 +682,10 @@ def _loc_to_path(loc: Sequence[int | str]) -> str:
 
 def _pydantic_errors(exc: ValidationError, errors: _Errors) -> None:
     for err in exc.errors(include_url=False):
-        errors.add(_loc_to_path(err["loc"]), err["msg"])
+        path = _loc_to_path(err["loc"])
+        if err["type"] == "missing" and path in errors:
+            continue  # dropped after an error of its own (an invalid id): said already
+        errors.add(path, plain_message(err))
 
 
 def _range(errors: _Errors, path: str, value: float, low: float, label: str | None = None) -> None:
@@ -687,46 +700,54 @@ def _check_port(errors: _Errors, path: str, port: int) -> None:
 
 def _check_constraint(errors: _Errors, path: str, c: list[str]) -> None:
     if len(c) not in (2, 3):
-        errors.add(path, "Each constraint must have either 2 or 3 fields")
+        errors.add(
+            path,
+            f"got {len(c)} elements, expected [field, operator] or [field, operator, value]"
+            ' such as ["hostname", "UNIQUE"]',
+        )
         return
     field, op = c[0], c[1]
     value = c[2] if len(c) == 3 else None
     if not field:
-        errors.add(path, "Missing field")
+        errors.add(path, "the constraint's field (its first element) must not be empty")
     if op not in CONSTRAINT_OPERATORS:
         errors.add(
             path,
-            "Constraint operator must be one of the following: "
-            f"[{', '.join(CONSTRAINT_OPERATORS)}]",
+            f"unknown constraint operator {shown(op)}: expected one of"
+            f" {', '.join(CONSTRAINT_OPERATORS)}",
         )
         return
     if op == "UNIQUE" and value:
-        errors.add(path, "Value specified but not used")
+        errors.add(path, f"a UNIQUE constraint takes no value, got {shown(value)}")
     elif op in ("LIKE", "UNLIKE", "MAX_PER", "IS") and value is None:
-        errors.add(path, f"A {op} constraint requires a value")
+        errors.add(path, f"a {op} constraint needs a value (its third element)")
     elif op in ("LIKE", "UNLIKE") and value is not None:
         try:
             re.compile(value)
         except re.error:
-            errors.add(path, f"'{value}' is not a valid regular expression")
+            errors.add(path, f"a {op} constraint needs a regular expression, got {shown(value)}")
     elif op in ("MAX_PER", "GROUP_BY") and value:
         try:
             int(value)
         except ValueError:
-            errors.add(path, f"Value was not an integer: '{value}'")
+            errors.add(path, f"a {op} constraint needs a whole number, got {shown(value)}")
+
+
+NOTHING_TO_RUN = (
+    "nothing to run: give 'cmd' (a shell command) or 'args' (a command line), not both,"
+    " or a 'container' with an image"
+)
 
 
 def _semantic_checks(app: AppDefinition, errors: _Errors) -> None:
     """Marathon's cross-field rules (`AppValidation.scala`), on a structurally valid app."""
     if app.id == "/":
-        errors.add("/id", "the root group '/' is not a valid app id")
+        errors.add("/id", "the root group '/' is not a valid app id: expected one such as /web")
     image = app.docker_image
     both = app.cmd is not None and app.args is not None
     neither = app.cmd is None and app.args is None and image is None
     if both or neither:
-        errors.add(
-            "/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
-        )
+        errors.add("/", NOTHING_TO_RUN)
     if app.cmd is not None and not app.cmd.strip():
         errors.add("/cmd", "must not be empty")
 
@@ -747,10 +768,10 @@ def _semantic_checks(app: AppDefinition, errors: _Errors) -> None:
         ("minimumHealthCapacity", app.upgrade_strategy.minimum_health_capacity),
         ("maximumOverCapacity", app.upgrade_strategy.maximum_over_capacity),
     ):
-        if value > 1:
-            errors.add(f"/upgradeStrategy/{name}", "is greater than 1")
-        elif value < 0:
-            errors.add(f"/upgradeStrategy/{name}", "is less than 0")
+        if not 0 <= value <= 1:
+            errors.add(
+                f"/upgradeStrategy/{name}", f"got {value}, expected a number between 0 and 1"
+            )
 
     us = app.unreachable_strategy
     if isinstance(us, UnreachableStrategy):
@@ -758,14 +779,15 @@ def _semantic_checks(app: AppDefinition, errors: _Errors) -> None:
         if us.expunge_after_seconds < us.inactive_after_seconds:
             errors.add(
                 "/unreachableStrategy/expungeAfterSeconds",
-                "expungeAfterSeconds must be greater than or equal to inactiveAfterSeconds",
+                f"got {us.expunge_after_seconds}, expected inactiveAfterSeconds"
+                f" ({us.inactive_after_seconds}) or more",
             )
 
     for i, constraint in enumerate(app.constraints):
         _check_constraint(errors, f"/constraints({i})", constraint)
 
     if app.uris and app.fetch and sorted(app.uris) != sorted(f.uri for f in app.fetch):
-        errors.add("/uris", "You cannot specify both uris and fetch fields")
+        errors.add("/uris", "give 'fetch' or the older 'uris', not both")
 
     c = app.container
     if c is not None:
@@ -789,13 +811,18 @@ def _semantic_checks(app: AppDefinition, errors: _Errors) -> None:
     for i, pd in enumerate(app.port_definitions):
         _check_port(errors, f"/portDefinitions({i})/port", pd.port)
     names = [n for n in app.port_names() if n]
+    where = "/container/portMappings" if app.uses_port_mappings else "/portDefinitions"
     if len(names) != len(set(names)):
-        where = "/container/portMappings" if app.uses_port_mappings else "/portDefinitions"
-        errors.add(where, "Port names must be unique.")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        errors.add(where, f"port names must be unique: {', '.join(twice)} used twice")
     nonzero = [p for p in app.service_port_requests() if p]
     if len(nonzero) != len(set(nonzero)):
-        where = "/container/portMappings" if app.uses_port_mappings else "/portDefinitions"
-        errors.add(where, "Ports must be unique.")
+        twice_ports = sorted({p for p in nonzero if nonzero.count(p) > 1})
+        errors.add(
+            where,
+            "service ports must be unique (0 assigns one): "
+            f"{', '.join(map(str, twice_ports))} used twice",
+        )
 
     n_ports = len(app.service_port_requests())
     for i, hc in enumerate(app.health_checks):
@@ -806,8 +833,8 @@ def _semantic_checks(app: AppDefinition, errors: _Errors) -> None:
         elif hc.port is None and hc.port_index is not None and not 0 <= hc.port_index < n_ports:
             errors.add(
                 path,
-                "Health check port indices must address an element of the ports array "
-                "or container port mappings.",
+                f"portIndex {hc.port_index} does not exist: the app has {n_ports} port(s),"
+                " counted from 0",
             )
         if hc.port is not None:
             _check_port(errors, f"{path}/port", hc.port)
@@ -820,9 +847,17 @@ def _semantic_checks(app: AppDefinition, errors: _Errors) -> None:
     for i, rc in enumerate(app.readiness_checks):
         path = f"/readinessChecks({i})"
         if rc.port_name not in names:
-            errors.add(f"{path}/portName", f"no port is named '{rc.port_name}'")
+            errors.add(
+                f"{path}/portName",
+                f"no port is named {shown(rc.port_name)}: expected one of"
+                f" {', '.join(names) or '(no named ports)'}",
+            )
         if rc.timeout_seconds >= rc.interval_seconds:
-            errors.add(path, "timeoutSeconds must be smaller than intervalSeconds")
+            errors.add(
+                path,
+                f"timeoutSeconds ({rc.timeout_seconds}) must be smaller than intervalSeconds"
+                f" ({rc.interval_seconds})",
+            )
         _range(errors, f"{path}/timeoutSeconds", rc.timeout_seconds, 1)
 
 
@@ -843,7 +878,7 @@ def parse_app(body: Any, base: str = "/") -> AppDefinition:
     errors = _Errors()
     data = _precheck(data, errors)
     if "id" not in data or data["id"] == "":
-        errors.add("/id", "is required")
+        errors.add("/id", "is required: the app's id, such as /web")
     else:
         try:
             data["id"] = normalize_id(data["id"], base)

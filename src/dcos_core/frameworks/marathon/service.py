@@ -304,7 +304,13 @@ class Marathon:
         return version
 
     def _service_ports(self, app: AppDefinition, keep: list[int] | None = None) -> list[int]:
-        used = {p for rt in self.apps.values() if rt.app.id != app.id for p in rt.service_ports}
+        owner = {
+            p: rt.app.id
+            for rt in self.apps.values()
+            if rt.app.id != app.id
+            for p in rt.service_ports
+        }
+        used = set(owner)
         out: list[int] = []
         wanted = [p.port for p in app.port_definitions]
         if app.container and app.container.docker and app.container.docker.network == "BRIDGE":
@@ -315,7 +321,10 @@ class Marathon:
         for i, w in enumerate(wanted):
             if w:
                 if w in used:
-                    raise ConflictError(f"Requested service port {w} conflicts with another app")
+                    raise ConflictError(
+                        f"service port {w} is already used by app {owner[w]}: choose another"
+                        " port, or 0 to have one assigned"
+                    )
                 out.append(w)
                 continue
             if i < len(keep) and keep[i] and keep[i] not in used:
@@ -324,7 +333,10 @@ class Marathon:
             while nxt in used or nxt in out or nxt in wanted:
                 nxt += 1
             if nxt > SERVICE_PORT_MAX:
-                raise ConflictError("no free service port left")
+                raise ConflictError(
+                    f"no free service port left between {SERVICE_PORT_MIN} and"
+                    f" {SERVICE_PORT_MAX}: delete apps or give them fewer ports"
+                )
             out.append(nxt)
             nxt += 1
         return out

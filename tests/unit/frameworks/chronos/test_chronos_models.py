@@ -136,25 +136,26 @@ def test_valid_names(name: str) -> None:
 def test_invalid_names(name: str) -> None:
     err = bad({**SCHEDULED, "name": name}, "name")
     assert err.body()["status"] == "Bad Request"
-    assert "Allowed names" in err.body()["message"]
+    assert err.body()["message"].startswith(f"name: invalid job name '{name}': expected letters")
     assert err.status_code == 400
     assert isinstance(err, InvalidError)
 
 
 def test_error_body_shape() -> None:
-    err = bad({**SCHEDULED, "schedule": "every day"}, "Cannot parse schedule")
+    err = bad({**SCHEDULED, "schedule": "every day"}, "invalid schedule")
     assert err.body() == {"status": "Bad Request", "message": err.message}
-    assert err.body()["message"].startswith("Cannot parse schedule 'every day'")
+    assert err.body()["message"].startswith("schedule: invalid schedule 'every day': expected")
 
 
 def test_exactly_one_of_schedule_and_parents() -> None:
-    bad({**SCHEDULED, "parents": ["a"]}, "exactly one of 'schedule' and 'parents'")
-    bad({"name": "x", "command": "true"}, "exactly one of 'schedule' and 'parents'")
-    bad({"name": "x", "command": "true", "parents": []}, "at least one parent")
-    bad({"name": "x", "command": "true", "parents": ["x"]}, "itself")
-    bad({"name": "x", "command": "true", "parents": ["bad name"]}, "parent")
-    bad(SCHEDULED, "needs 'parents'", dependency=True)
-    bad(DEPENDENT, "needs 'schedule'", dependency=False)
+    one = "schedule, parents: a job has exactly one of 'schedule' .* and 'parents'"
+    bad({**SCHEDULED, "parents": ["a"]}, one)
+    bad({"name": "x", "command": "true"}, one)
+    bad({"name": "x", "command": "true", "parents": []}, "^parents: .*at least one parent")
+    bad({"name": "x", "command": "true", "parents": ["x"]}, "^parents: job 'x' cannot be its own")
+    bad({"name": "x", "command": "true", "parents": ["bad name"]}, "invalid parent name 'bad")
+    bad(SCHEDULED, "^parents: is required for a dependency job", dependency=True)
+    bad(DEPENDENT, "^schedule: is required: expected an ISO 8601", dependency=False)
     assert parse_job(DEPENDENT, dependency=True).parents == DEPENDENT["parents"]
     assert parse_job(SCHEDULED, dependency=False).schedule == SCHEDULED["schedule"]
     # a null counts as absent
@@ -168,18 +169,48 @@ def test_required_fields_and_shape() -> None:
     bad({**SCHEDULED, "arguments": "not-a-list"}, "arguments")
 
 
+INTERVAL = (
+    "expected an ISO 8601 repeating interval R[n]/<start>/<period> such as"
+    " R/2026-01-01T00:00:00Z/PT1H (R: forever, R5: five times, R0: never)"
+)
+
+
 @pytest.mark.parametrize(
-    "schedule",
+    ("schedule", "message"),
     [
-        "R-1/2024-01-01T00:00:00Z/PT1H",
-        "R/2024-01-01T00:00:00Z/PT0S",
-        "R/garbage/PT1H",
-        "garbage",
-        "R/1969-12-31T23:00:00Z/PT1H",
+        (
+            "R/garbage/PT1H",
+            "schedule: invalid start time 'garbage': expected an ISO 8601 date-time such as"
+            " 2026-01-01T00:00:00Z",
+        ),
+        ("garbage", f"schedule: invalid schedule 'garbage': {INTERVAL}"),
+        (
+            "R-1/2024-01-01T00:00:00Z/PT1H",
+            f"schedule: invalid schedule 'R-1/2024-01-01T00:00:00Z/PT1H': {INTERVAL}",
+        ),
+        ("R/2024-01-01T00:00:00Z/PT0S", "schedule: invalid period 'PT0S': it must not be zero"),
+        (
+            "R/2024-01-01T00:00:00Z/PT1X",
+            "schedule: invalid period 'PT1X': expected an ISO 8601 duration such as PT30S, PT1H,"
+            " P1D or P1W",
+        ),
+        (
+            "R/2024-01-01T00:00:00Z/P0.5D",
+            "schedule: invalid period 'P0.5D': days must be whole (write PT12H for half a day)",
+        ),
+        (
+            "R/1969-12-31T23:00:00Z/PT1H",
+            "schedule: the start time of 'R/1969-12-31T23:00:00Z/PT1H' is before 1970: expected a"
+            " start in 1970 or later",
+        ),
     ],
 )
-def test_bad_schedules_are_400(schedule: str) -> None:
-    bad({**SCHEDULED, "schedule": schedule}, "Cannot parse schedule")
+def test_bad_schedules_are_400_in_plain_words(schedule: str, message: str) -> None:
+    """Issue 13: 'invalid start time 'garbage' (wtf bro)'. The message names the field, what was
+    sent and what is expected."""
+    err = bad({**SCHEDULED, "schedule": schedule}, "^schedule: ")
+    assert err.body() == {"status": "Bad Request", "message": message}
+    assert "wtf" not in err.message
 
 
 def test_schedule_time_zone() -> None:
@@ -187,7 +218,11 @@ def test_schedule_time_zone() -> None:
     assert job.schedule_time_zone == "America/New_York"
     ri = job.interval()
     assert ri is not None and ri.start.astimezone(UTC) == datetime(2014, 1, 1, 5, tzinfo=UTC)
-    bad({**SCHEDULED, "scheduleTimeZone": "Mars/Olympus_Mons"}, "Unknown time zone")
+    err = bad({**SCHEDULED, "scheduleTimeZone": "Mars/Olympus_Mons"}, "unknown time zone")
+    assert err.message == (
+        "scheduleTimeZone: unknown time zone 'Mars/Olympus_Mons': expected an IANA time zone"
+        " name such as Europe/Berlin or America/New_York, or UTC"
+    )
     assert parse_job(DEPENDENT).interval() is None
 
 
@@ -267,7 +302,7 @@ def test_constraints_and_uris() -> None:
     bad({**SCHEDULED, "constraints": [["rack", "GROUP_BY", "2"]]}, "constraints")
     bad({**SCHEDULED, "constraints": [["rack", "EQUALS"]]}, "constraints")
     assert parse_job({**SCHEDULED, "uris": ["http://x/y.tgz"]}).uris == ["http://x/y.tgz"]
-    bad({**SCHEDULED, "uris": ["http://a"], "fetch": [{"uri": "http://b"}]}, "both uri")
+    bad({**SCHEDULED, "uris": ["http://a"], "fetch": [{"uri": "http://b"}]}, "^uris, fetch: ")
 
 
 def test_missed_runs_policy() -> None:

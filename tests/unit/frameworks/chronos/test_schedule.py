@@ -17,6 +17,7 @@ from dcos_core.frameworks.chronos.schedule import (
     advance,
     cron_next_after,
     cron_occurrences,
+    due_at_creation,
     format_iso8601_schedule,
     next_after,
     occurrences,
@@ -134,12 +135,13 @@ def test_period_units() -> None:
     ],
 )
 def test_bad_schedules(text: str) -> None:
-    with pytest.raises(ScheduleError, match="Cannot parse schedule"):
+    # what is wrong, the text that was sent, then why or what is expected
+    with pytest.raises(ScheduleError, match=r"^invalid (schedule|start time|period) '.*': \w"):
         parse_iso8601_schedule(text)
 
 
 def test_unknown_zone() -> None:
-    with pytest.raises(ScheduleError, match="Unknown time zone 'Mars/Olympus_Mons'"):
+    with pytest.raises(ScheduleError, match="unknown time zone 'Mars/Olympus_Mons': expected"):
         parse_iso8601_schedule("R/2024-01-01T00:00:00Z/PT1H", "Mars/Olympus_Mons")
     with pytest.raises(ScheduleError):
         resolve_zone("../../etc/passwd")
@@ -364,10 +366,10 @@ def test_parse_cron() -> None:
         ("* * * * * *", "UTC", "5 fields"),
         ("@daily", "UTC", "5 fields"),
         ("* * * *", "UTC", "5 fields"),
-        ("61 * * * *", "UTC", "Invalid cron"),
-        ("a b c d e", "UTC", "Invalid cron"),
+        ("61 * * * *", "UTC", "invalid cron expression '61 .*': a field is out of range"),
+        ("a b c d e", "UTC", "invalid cron"),
         ("0 0 30 2 *", "UTC", "never matches"),
-        ("0 0 * * *", "Mars/Olympus_Mons", "Unknown time zone"),
+        ("0 0 * * *", "Mars/Olympus_Mons", "unknown time zone"),
     ],
 )
 def test_bad_cron(expr: str, zone: str, match: str) -> None:
@@ -443,6 +445,33 @@ def test_cron_wildcard_jobs_follow_real_time_across_dst() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # missed runs
+
+
+def test_due_at_creation_is_the_latest_time_within_grace() -> None:
+    created = utc(2026, 1, 1, 12)
+    minute = timedelta(seconds=60)
+
+    def due(text: str, grace: timedelta = minute) -> datetime | None:
+        return due_at_creation(parse_iso8601_schedule(text, now=created), created, grace)
+
+    assert due("R1/2026-01-01T11:59:57Z/PT1H") == utc(2026, 1, 1, 11, 59, 57)
+    assert due("R1/2026-01-01T12:00:00Z/PT1H") == created  # at creation
+    assert due("R1//PT1H") == created - timedelta(seconds=1)  # empty start: now - 1 s
+    assert due("R1/2026-01-01T11:59:00Z/PT1H") == utc(2026, 1, 1, 11, 59)  # exactly epsilon
+    assert due("R1/2026-01-01T11:58:59Z/PT1H") is None  # older than epsilon
+    assert due("R1/2026-01-01T11:58:00Z/PT1H", timedelta(minutes=5)) == utc(2026, 1, 1, 11, 58)
+    assert due("R0/2026-01-01T11:59:59Z/PT1H") is None
+    assert due("R1/2026-01-01T12:00:01Z/PT1H") is None  # not yet due
+    assert due("R/2026-01-01T11:00:00Z/PT1S") == created  # only the latest of many
+    assert due("R/2026-01-01T11:00:10Z/PT1M") == utc(2026, 1, 1, 11, 59, 10)
+    assert due("R/2026-01-01T11:00:10Z/PT1M", timedelta(seconds=30)) is None
+    # the repetitions are used up before `created`: the last one counts, if recent enough
+    assert due("R2/2026-01-01T11:59:00Z/PT20S") == utc(2026, 1, 1, 11, 59, 20)
+    assert due("R2/2026-01-01T11:57:00Z/PT20S") is None
+    zoned = parse_iso8601_schedule("R/2026-01-01T12:59:50/P1D", "Europe/Berlin")
+    assert due_at_creation(zoned, created, minute) == utc(2026, 1, 1, 11, 59, 50)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        due_at_creation(zoned, datetime(2026, 1, 1), minute)
 
 
 def test_plan_due_catch_up_coalesces_missed_times_into_one_run() -> None:

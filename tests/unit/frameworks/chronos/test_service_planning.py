@@ -125,3 +125,42 @@ def test_a_failed_attempt_is_retried_then_counted_once() -> None:
     assert c.jobs["f"].error_count == 1
     assert [r.state for r in c.jobs["f"].history] == [RunState.FAILED]
     assert len(c.jobs["f"].history[0].attempts) == 2
+
+
+def test_a_start_at_or_just_before_creation_runs_once_within_epsilon() -> None:
+    """Issue 13: an R1 job whose start is at or a few seconds before its creation never ran.
+    A start late by at most `epsilon` runs once; an older one is not run (the job did not
+    exist then); a fast repeating job late by many periods runs once, not once per period."""
+    c = make("2026-01-01T12:00:00.400Z")
+    add(c, name="seconds-before", schedule="R1/2026-01-01T11:59:57Z/PT1H")
+    add(c, name="truncated", schedule="R1/2026-01-01T12:00:00Z/PT1H")  # 0.4 s before creation
+    add(c, name="empty-start", schedule="R1//PT1H")  # Chronos: start = now - 1 s
+    add(c, name="too-old", schedule="R1/2026-01-01T11:58:00Z/PT1H")  # 2 min > epsilon 60 s
+    add(c, name="own-epsilon", schedule="R1/2026-01-01T11:58:00Z/PT1H", epsilon="PT5M")
+    add(c, name="fast", schedule="R/2026-01-01T11:59:30Z/PT1S")
+    advance(c, 0.1)
+    assert planned(c, "seconds-before") == ["2026-01-01T11:59:57+00:00"]
+    assert planned(c, "truncated") == ["2026-01-01T12:00:00+00:00"]
+    assert planned(c, "empty-start") == ["2026-01-01T11:59:59.400000+00:00"]
+    assert planned(c, "too-old") == []
+    assert planned(c, "own-epsilon") == ["2026-01-01T11:58:00+00:00"]
+    assert planned(c, "fast") == ["2026-01-01T12:00:00+00:00"]  # the latest one, once
+    advance(c, 3600 * 3)  # R1: never again
+    for job in ("seconds-before", "truncated", "empty-start", "own-epsilon"):
+        assert len([r for r in c.runs.values() if r.job == job]) == 1, job
+    assert [r for r in c.runs.values() if r.job == "too-old"] == []
+
+
+def test_a_changed_schedule_does_not_run_a_time_already_run() -> None:
+    c = make("2026-01-01T12:00:00Z")
+    add(c, name="j", schedule="R1/2026-01-01T12:00:05Z/PT1M")
+    advance(c, 10)
+    (run,) = c.runs.values()
+    run.state = RunState.SUCCEEDED
+    c._finish(run)
+    # the same start, more repetitions: 12:00:05 (5 s ago, within epsilon) already ran
+    add(c, name="j", schedule="R2/2026-01-01T12:00:05Z/PT1M")
+    advance(c, 0.1)
+    assert planned(c, "j") == []
+    advance(c, 60)
+    assert planned(c, "j") == ["2026-01-01T12:01:05+00:00"]

@@ -257,7 +257,10 @@ def test_models_construct_directly() -> None:
 # --- 422 -------------------------------------------------------------------------------------
 
 
-NO_COMMAND = "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
+NO_COMMAND = (
+    "nothing to run: give 'cmd' (a shell command) or 'args' (a command line), not both,"
+    " or a 'container' with an image"
+)
 
 
 def test_error_body_shape() -> None:
@@ -393,6 +396,70 @@ def test_422_paths(patch: dict[str, Any], path: str) -> None:
     errors = errors_of(body)
     assert path in errors, errors
     assert all(isinstance(m, str) and m for m in errors[path])
+
+
+@pytest.mark.parametrize(
+    ("patch", "path", "message"),
+    [
+        ({"instances": "many"}, "/instances", "got 'many', expected a whole number"),
+        ({"cpus": "lots"}, "/cpus", "got 'lots', expected a number"),
+        ({"labels": {"a": 1}}, "/labels/a", "got 1, expected a string"),
+        (
+            {"killSelection": "RANDOM"},
+            "/killSelection",
+            "got 'RANDOM', expected 'YOUNGEST_FIRST' or 'OLDEST_FIRST'",
+        ),
+        (
+            {"upgradeStrategy": {"minimumHealthCapacity": 1.5}},
+            "/upgradeStrategy/minimumHealthCapacity",
+            "got 1.5, expected a number between 0 and 1",
+        ),
+        (
+            {"unreachableStrategy": {"inactiveAfterSeconds": 10, "expungeAfterSeconds": 5}},
+            "/unreachableStrategy/expungeAfterSeconds",
+            "got 5, expected inactiveAfterSeconds (10) or more",
+        ),
+        (
+            {"constraints": [["hostname", "SOMETIMES"]]},
+            "/constraints(0)",
+            "unknown constraint operator 'SOMETIMES': expected one of UNIQUE, CLUSTER,"
+            " GROUP_BY, LIKE, UNLIKE, MAX_PER, IS",
+        ),
+        (
+            {"constraints": [["rack", "MAX_PER", "two"]]},
+            "/constraints(0)",
+            "a MAX_PER constraint needs a whole number, got 'two'",
+        ),
+        (
+            {"constraints": [["hostname"]]},
+            "/constraints(0)",
+            "got 1 elements, expected [field, operator] or [field, operator, value] such as"
+            ' ["hostname", "UNIQUE"]',
+        ),
+        (
+            {"healthChecks": [{"portIndex": 1}]},
+            "/healthChecks(0)",
+            "portIndex 1 does not exist: the app has 1 port(s), counted from 0",
+        ),
+        (
+            {"portDefinitions": [{"port": 10001}, {"port": 10001}]},
+            "/portDefinitions",
+            "service ports must be unique (0 assigns one): 10001 used twice",
+        ),
+        (
+            {"id": "Bad_Id"},
+            "/id",
+            "'Bad_Id' is not a valid id: expected names of lowercase letters, digits, '-' and"
+            " '.' (starting and ending with a letter or digit) separated by '/', such as"
+            " /prod/web",
+        ),
+    ],
+)
+def test_422_messages_say_what_was_sent_and_what_is_expected(
+    patch: dict[str, Any], path: str, message: str
+) -> None:
+    errors = errors_of({"id": "/app", "cmd": "sleep 1", **patch})
+    assert errors[path] == [message]
 
 
 def test_hostile_error_bodies_are_strict_json() -> None:
