@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,12 +22,12 @@ from dcos_core.allocator.filters import MAX_REFUSE_SECONDS, RefuseFilters
 from dcos_core.allocator.quota import QuotaCycle, ancestors_or_self
 from dcos_core.allocator.sorter import Millis, RoleTree, add_millis
 from dcos_core.allocator.types import (
-    REASON_PRIORITY,
     AllocatorConfig,
     OfferGrant,
     Quota,
     Reason,
 )
+from dcos_core.allocator.why import CycleFacts, WhyEntry, record
 from dcos_core.clock import Clock
 from dcos_core.errors import ConflictError, InvalidError, NotFoundError
 from dcos_core.resources import EMPTY, UNRESERVED, Resources, validate_role
@@ -95,7 +94,7 @@ class Allocator:
         self.alloc: dict[str, dict[str, dict[str, Resources]]] = {}
         self.cluster: Millis = {}
         self.quotas: dict[str, Quota] = {}
-        self.why: dict[str, dict[str, dict[str, object]]] = {}
+        self.why: dict[str, dict[str, WhyEntry]] = {}  # framework -> role -> last reason
         self._stats: dict[str, float] = {"cycles": 0, "last_cycle_seconds": 0.0, "grants": 0}
 
     # ---- agents ------------------------------------------------------------------------------
@@ -368,10 +367,13 @@ class Allocator:
         return QuotaCycle(self.quotas, subtree, free)
 
     def _record_reasons(self, runner: CycleRunner, candidates: list[AgentState]) -> None:
-        """Remember, per framework and role that got nothing, why (for `why_not`)."""
+        """Remember, per framework and role that got nothing, why (for `why_not`).
+
+        Only counting happens here; the text and the per-agent list are made by `why_not`.
+        """
         at = self.clock.time()
         granted = runner.granted
-        any_grant = bool(granted)
+        facts: CycleFacts | None = None
         n_agents = len(self.agents)
         for fid, fw in self.frameworks.items():
             for role in fw.roles:
@@ -380,53 +382,53 @@ class Allocator:
                     if by_role is not None:
                         by_role.pop(role, None)
                     continue
-                reason, detail = self._reason(fw, role, runner, candidates, any_grant, n_agents)
-                self.why.setdefault(fid, {})[role] = {"reason": reason, "detail": detail, "at": at}
+                entry = self._fixed_reason(fw, role, candidates, n_agents, at)
+                if entry is None:
+                    if facts is None:
+                        facts = CycleFacts([a.id for a in candidates], runner.agents_with_grants)
+                    notes = tuple(
+                        n
+                        for n in (runner.role_notes.get(role), runner.fw_notes.get((fid, role)))
+                        if n
+                    )
+                    entry = record(notes, facts, at)
+                self.why.setdefault(fid, {})[role] = entry
 
-    def _reason(
-        self,
-        fw: FrameworkState,
-        role: str,
-        runner: CycleRunner,
-        candidates: list[AgentState],
-        any_grant: bool,
-        n_agents: int,
-    ) -> tuple[Reason, str]:
+    @staticmethod
+    def _fixed_reason(
+        fw: FrameworkState, role: str, candidates: list[AgentState], n_agents: int, at: float
+    ) -> WhyEntry | None:
+        """The reasons that hold for every agent at once (no per-agent view), or None."""
         if not fw.active:
-            return Reason.INACTIVE, "the framework is deactivated (disconnected)"
+            return WhyEntry(Reason.INACTIVE, at, "the framework is deactivated (disconnected)")
         if role in fw.suppressed:
-            return Reason.SUPPRESSED, f"offers for role '{role}' are suppressed"
+            return WhyEntry(Reason.SUPPRESSED, at, f"offers for role '{role}' are suppressed")
         if not candidates:
             if not n_agents:
-                return Reason.NO_AGENTS, "no agent is registered"
-            return Reason.NO_AGENTS, f"none of the {n_agents} agent(s) is active"
-        notes: Counter[Reason] = Counter(runner.role_notes.get(role, {}))
-        notes.update(runner.fw_notes.get((fw.id, role), {}))
-        parts = [f"{r.value.lower()} on {n} agent(s)" for r, n in sorted(notes.items())]
-        if notes and max(notes.values()) >= runner.agents_granted:
-            best = max(notes.values())
-            reason = next(r for r in REASON_PRIORITY if notes.get(r) == best)
-            if any_grant:
-                parts.append(
-                    f"{runner.agents_granted} agent(s) went to roles or frameworks with a "
-                    "lower share first"
-                )
-            return reason, "; ".join(parts)
-        if any_grant:
-            return (
-                Reason.LOWER_SHARE_FIRST,
-                f"{runner.agents_granted} agent(s) were offered to roles or frameworks with a "
-                "lower (weighted) dominant share first"
-                + (f"; also {'; '.join(parts)}" if parts else ""),
-            )
-        return Reason.NO_AGENT_FITS, f"no active agent has unallocated resources for role '{role}'"
+                return WhyEntry(Reason.NO_AGENTS, at, "no agent is registered")
+            return WhyEntry(Reason.NO_AGENTS, at, f"none of the {n_agents} agent(s) is active")
+        return None
 
     # ---- introspection -----------------------------------------------------------------------
 
     def why_not(self, framework_id: str) -> dict[str, dict[str, object]]:
-        """Per role that got nothing in the last cycle: `{"reason", "detail", "at"}`."""
+        """Per role that got nothing in the last cycle, why.
+
+        Each role maps to `{"reason", "detail", "at"}` and, unless the reason holds for every
+        agent (INACTIVE, SUPPRESSED, NO_AGENTS), `"agents"` (up to `AGENTS_SHOWN` of
+        `{"agent_id", "reason", "detail", "free"}`, the blocking reasons first), `"agent_counts"`
+        (reason -> agents) and, for INSUFFICIENT_RESOURCES, `"scarce"` (e.g. `"cpus"`).
+        """
         self._fw(framework_id)
-        return {role: dict(v) for role, v in sorted(self.why.get(framework_id, {}).items())}
+
+        def total_of(agent_id: str) -> Resources | None:
+            agent = self.agents.get(agent_id)
+            return agent.total if agent is not None else None
+
+        return {
+            role: entry.render(total_of)
+            for role, entry in sorted(self.why.get(framework_id, {}).items())
+        }
 
     def allocated(self, framework_id: str) -> dict[str, Resources]:
         """agent_id -> resources allocated to the framework (offered + used), over its roles."""

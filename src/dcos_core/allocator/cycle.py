@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from dcos_core.allocator.allocator import AgentState, Allocator
 
 Mins = list[dict[str, int]]
+INSUFFICIENT = Reason.INSUFFICIENT_RESOURCES
+AgentNote = tuple[Reason, Resources]
+"""Why a (framework, role) got nothing on one agent, with what the agent had free for the role."""
+Notes = dict[str, AgentNote]
+"""agent id -> note."""
 
 
 def satisfies(totals: dict[str, int], mins: Mins) -> bool:
@@ -44,8 +49,8 @@ class CycleRunner:
         self.offers: dict[tuple[str, str, str], Resources] = {}  # (fw, agent, role) -> offer
         self.granted: set[tuple[str, str]] = set()  # (fw, role) that got something
         self.agents_with_grants: set[str] = set()
-        self.fw_notes: dict[tuple[str, str], dict[Reason, int]] = {}
-        self.role_notes: dict[str, dict[Reason, int]] = {}
+        self.fw_notes: dict[tuple[str, str], Notes] = {}  # (fw, role) -> agent -> note
+        self.role_notes: dict[str, Notes] = {}  # notes of every framework of the role
         self.mins: Mins = [m.totals() for m in allocator.config.min_allocatable]
         self.fw_mins: dict[tuple[str, str], Mins] = {
             (fid, role): [m.totals() for m in ms]
@@ -62,8 +67,9 @@ class CycleRunner:
         """The offers of this cycle, one per (framework, agent, role), in grant order."""
         return [OfferGrant(f, a, r, res) for (f, a, r), res in self.offers.items()]
 
-    def _note(self, notes: dict[Reason, int], reason: Reason) -> None:
-        notes[reason] = notes.get(reason, 0) + 1
+    @staticmethod
+    def _note(notes: Notes, agent_id: str, reason: Reason, free: Resources) -> None:
+        notes[agent_id] = (reason, free)
 
     def run(self, agents: Iterable[AgentState], stage1: set[str] | None) -> None:
         """One stage over `agents`; `stage1` = the roles still below their guarantee, or None."""
@@ -85,14 +91,15 @@ class CycleRunner:
                 offer, limited = self._offer(agent, role, stage1 is not None)
                 if offer is None:
                     if record and limited is not None:
-                        self._note(self.role_notes.setdefault(role, {}), limited)
+                        notes = self.role_notes.setdefault(role, {})
+                        self._note(notes, aid, limited, agent.available)
                     continue
                 check_each = role in override_roles
                 ok = satisfies(offer.totals(), mins)
                 if not ok and not check_each:
                     if record:
                         reason = limited or Reason.MIN_ALLOCATABLE
-                        self._note(self.role_notes.setdefault(role, {}), reason)
+                        self._note(self.role_notes.setdefault(role, {}), aid, reason, offer)
                     continue
                 fw_granted: list[str] = []
                 for key in node.fw_list:
@@ -103,11 +110,17 @@ class CycleRunner:
                         if not fw_ok:
                             if record:
                                 reason = limited or Reason.MIN_ALLOCATABLE
-                                self._note(self.fw_notes.setdefault((fid, role), {}), reason)
+                                notes = self.fw_notes.setdefault((fid, role), {})
+                                self._note(notes, aid, reason, offer)
                             continue
                     if use_filters and filters.hides(fid, role, aid, offer, self.now) is not None:
                         if record:
-                            self._note(self.fw_notes.setdefault((fid, role), {}), Reason.FILTERED)
+                            # The framework declined all that is free here. On a partly used
+                            # agent that means what is left is too little for it; a whole unused
+                            # agent it simply does not want.
+                            reason = INSUFFICIENT if agent.alloc else Reason.FILTERED
+                            notes = self.fw_notes.setdefault((fid, role), {})
+                            self._note(notes, aid, reason, offer)
                         continue
                     self._grant(agent, node, fid, offer)
                     fw_granted.append(fid)

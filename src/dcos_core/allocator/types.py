@@ -127,18 +127,27 @@ class Quota:
 
 
 class Reason(StrEnum):
-    """Why a framework got no offer for a role in the last allocation cycle."""
+    """Why a framework got no offer for a role in the last allocation cycle.
+
+    Recorded per agent; the framework-level reason is the one seen on the most agents (ties:
+    the earliest in `REASON_PRIORITY`), agents with nothing free at all counting only when no
+    agent had anything free for the role.
+    """
 
     NO_AGENTS = "NO_AGENTS"
     """No agent is registered and active (all are missing, deactivated or draining)."""
     NO_AGENT_FITS = "NO_AGENT_FITS"
-    """No agent had unallocated resources for the role when the cycle started."""
+    """Nothing was free on the agent(s): everything is used by tasks or offered to others."""
     INACTIVE = "INACTIVE"
     """The framework is deactivated (disconnected): it keeps its allocation, gets no offers."""
     SUPPRESSED = "SUPPRESSED"
     """The framework suppressed offers for the role."""
+    INSUFFICIENT_RESOURCES = "INSUFFICIENT_RESOURCES"
+    """What is left on a partly used agent is too little: the framework declined that much (a
+    refuse filter hides it) and nothing more has become free there since."""
     FILTERED = "FILTERED"
-    """A refused-offer filter (decline with refuse_seconds) hid the agents that had resources."""
+    """The framework declined a whole, unused agent (a refuse filter hides it): it does not want
+    that agent (constraints, nothing to launch, or tasks bigger than the agent)."""
     QUOTA_LIMIT = "QUOTA_LIMIT"
     """The role (or an ancestor) reached its quota limit."""
     QUOTA_HEADROOM = "QUOTA_HEADROOM"
@@ -151,12 +160,18 @@ class Reason(StrEnum):
     """Roles or frameworks with a lower (weighted) dominant share took the free resources first."""
 
 
-# The reason reported when several were seen in one cycle: the earliest in this tuple wins
-# among those seen on the most agents (ties), so the report is deterministic.
+# The reason reported when several were seen in one cycle: among those seen on the most agents,
+# the earliest in this tuple wins (so the report is deterministic). Causes that block whatever
+# the framework does (quota, too little left) come before its own choices (filters) and before
+# the fair-share order; NO_AGENT_FITS (nothing free at all) is last: it is reported only when no
+# agent had anything free for the role.
 REASON_PRIORITY: tuple[Reason, ...] = (
     Reason.QUOTA_LIMIT,
     Reason.QUOTA_HEADROOM,
-    Reason.FILTERED,
+    Reason.INSUFFICIENT_RESOURCES,
     Reason.MIN_ALLOCATABLE,
     Reason.RESERVED_FOR_OTHER_ROLE,
+    Reason.FILTERED,
+    Reason.LOWER_SHARE_FIRST,
+    Reason.NO_AGENT_FITS,
 )

@@ -200,10 +200,26 @@ class Master(FrameworkCalls, AgentCalls, OperatorCalls):
                     self._drop_offer(offer, rescind=True)
 
     def why_not(self, framework_id: str) -> dict[str, Any]:
-        """Why a framework got no offers (the allocator's recorded reasons)."""
+        """Why a framework got no offers (the allocator's recorded reasons), per role.
+
+        Each role has `reason`, `detail`, `at` and, where the reason differs per agent,
+        `agents` (each with the agent's `hostname` and `address` added) and `agent_counts`.
+        """
         if framework_id not in self.frameworks:
             raise NotFoundError(f"Framework {framework_id} is not known")
-        return {
-            role: dict(r, reason=str(r.get("reason")))
-            for role, r in self.allocator.why_not(framework_id).items()
-        }
+        out: dict[str, Any] = {}
+        for role, r in self.allocator.why_not(framework_id).items():
+            entry: dict[str, Any] = dict(r, reason=str(r.get("reason")))
+            agents = r.get("agents")
+            if isinstance(agents, list):
+                rows = []
+                for a in agents:
+                    known = self.agents.get(str(a.get("agent_id")))
+                    row = dict(a, reason=str(a.get("reason")))
+                    if known is not None:
+                        row["hostname"] = known.hostname
+                        row["address"] = known.address
+                    rows.append(row)
+                entry["agents"] = rows
+            out[role] = entry
+        return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dcos_core.allocator import Reason
+from dcos_core.allocator import Allocator, Reason
 
 from .helpers import R, decline_all, make
 
@@ -103,3 +103,96 @@ def test_every_reason_has_a_detail() -> None:
     alloc.allocate()
     for entry in alloc.why_not("fw").values():
         assert isinstance(entry["detail"], str) and entry["detail"]
+
+
+def _busy_cluster(used: str) -> Allocator:
+    """Agents x and y (cpus:2;mem:2048), `used` of each taken by the tasks of a framework that is
+    not subscribed now; `fw` was offered what is left on both and declined it (refuse 60 s)."""
+    alloc, _ = make()
+    alloc.add_framework("fw", ["r"])
+    for aid in ("x", "y"):
+        alloc.add_agent(aid, R("cpus:2;mem:2048"), used={("other", "r"): R(used)})
+    grants = alloc.allocate()
+    assert sorted((g.framework_id, g.agent_id) for g in grants) == [("fw", "x"), ("fw", "y")]
+    decline_all(alloc, grants, refuse=60)
+    assert alloc.allocate() == []
+    return alloc
+
+
+def test_too_few_cpus_left_is_insufficient_cpus_not_filtered() -> None:
+    """The issue's case: tasks need more cpus than any agent has free; after one decline the
+    blocking reason is insufficient cpus (per agent: 0.5 of 2 free), not the filter."""
+    why = _busy_cluster("cpus:1.5;mem:64").why_not("fw")["r"]
+    assert why["reason"] == Reason.INSUFFICIENT_RESOURCES
+    assert why["scarce"] == "cpus"
+    assert "insufficient cpus on 2 agent(s)" in str(why["detail"])
+    assert why["agent_counts"] == {"INSUFFICIENT_RESOURCES": 2}
+    agents = why["agents"]
+    assert isinstance(agents, list) and [a["agent_id"] for a in agents] == ["x", "y"]
+    for a in agents:
+        assert a["reason"] == Reason.INSUFFICIENT_RESOURCES
+        assert a["free"] == {"cpus": 0.5, "mem": 1984.0}
+        assert str(a["detail"]).startswith("insufficient cpus: 0.5 of 2 free")
+
+
+def test_no_cpus_left_at_all_is_insufficient_cpus() -> None:
+    """Every cpu is taken, only mem is free (a mem-only offer is still made, and declined)."""
+    why = _busy_cluster("cpus:2;mem:64").why_not("fw")["r"]
+    assert why["reason"] == Reason.INSUFFICIENT_RESOURCES
+    assert why["scarce"] == "cpus"
+    agents = why["agents"]
+    assert isinstance(agents, list)
+    assert {str(a["detail"]).split(";")[0] for a in agents} == {"insufficient cpus: 0 of 2 free"}
+
+
+def test_full_agents_do_not_hide_the_blocking_reason() -> None:
+    """Three full agents and one with too little left: the reason is about the one that had
+    something (INSUFFICIENT_RESOURCES), the full ones are counted as NO_AGENT_FITS."""
+    alloc, _ = make()
+    alloc.add_framework("fw", ["r"])
+    for aid in ("a", "b", "c"):
+        alloc.add_agent(aid, R("cpus:1;mem:64"), used={("other", "r"): R("cpus:1;mem:64")})
+    alloc.add_agent("d", R("cpus:4;mem:4096"), used={("other", "r"): R("cpus:3.9;mem:64")})
+    decline_all(alloc, alloc.allocate(), refuse=60)
+    assert alloc.allocate() == []
+    why = alloc.why_not("fw")["r"]
+    assert why["reason"] == Reason.INSUFFICIENT_RESOURCES
+    assert why["agent_counts"] == {"NO_AGENT_FITS": 3, "INSUFFICIENT_RESOURCES": 1}
+    agents = why["agents"]
+    assert isinstance(agents, list)
+    assert [(a["agent_id"], a["reason"]) for a in agents] == [
+        ("d", Reason.INSUFFICIENT_RESOURCES),
+        ("a", Reason.NO_AGENT_FITS),
+        ("b", Reason.NO_AGENT_FITS),
+        ("c", Reason.NO_AGENT_FITS),
+    ]
+    assert str(why["detail"]).startswith("insufficient cpus on 1 agent(s)")
+    assert "nothing free on 3 agent(s)" in str(why["detail"])
+
+
+def test_a_declined_whole_agent_stays_filtered_with_what_it_declined() -> None:
+    """A whole unused agent declined: FILTERED, and the agent line says what was declined."""
+    alloc, _ = make()
+    alloc.add_framework("fw", ["r"])
+    alloc.add_agent("x", R("cpus:2;mem:512"))
+    decline_all(alloc, alloc.allocate(), refuse=60)
+    assert alloc.allocate() == []
+    why = alloc.why_not("fw")["r"]
+    assert why["reason"] == Reason.FILTERED
+    assert "scarce" not in why
+    agents = why["agents"]
+    assert isinstance(agents, list)
+    assert agents[0]["detail"] == "the framework declined the whole agent (cpus 2, mem 512 MiB)"
+
+
+def test_every_visited_agent_is_counted_once() -> None:
+    """agent_counts covers every active agent: noted, given to others, or with nothing free."""
+    alloc, _ = make()
+    alloc.add_framework("hi", ["r"])
+    alloc.add_framework("lo", ["r"])
+    alloc.add_agent("used", R("cpus:2;mem:64"), used={("hi", "r"): R("cpus:2;mem:64")})
+    alloc.add_agent("free", R("cpus:2;mem:64"))
+    alloc.allocate()
+    why = alloc.why_not("hi")["r"]
+    assert why["agent_counts"] == {"LOWER_SHARE_FIRST": 1, "NO_AGENT_FITS": 1}
+    assert why["reason"] == Reason.LOWER_SHARE_FIRST
