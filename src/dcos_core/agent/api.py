@@ -2,7 +2,8 @@
 
 * `/internal/*`: the master's calls of `dcos_core.protocol.internal` (202, or 400 with a message);
 * `/state` (`/slave(1)/state`), `/files/browse`, `/files/read`, `/monitor/statistics`, `/health`,
-  `/version`: what operators and tools read from a Mesos agent.
+  `/version`, `/metrics/snapshot` (JSON, Mesos agent metric names) and `/metrics` (Prometheus
+  text): what operators and tools read from a Mesos agent.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request, Response
 
 from dcos_core import MESOS_COMPAT_VERSION, __version__
+from dcos_core.agent import metrics as agent_metrics
 from dcos_core.agent.files import SandboxFiles
 from dcos_core.agent.service import Agent
 from dcos_core.agent.state_view import agent_state
+from dcos_core.metrics import PROMETHEUS_CONTENT_TYPE
 from dcos_core.protocol.internal import Acknowledge, KillTask, RunTask, ShutdownFramework
 from dcos_core.web import install_error_handlers
 
@@ -87,6 +90,14 @@ def create_agent_app(agent: Agent) -> FastAPI:
     @app.get("/monitor/statistics.json")
     async def statistics(agent: AgentDep) -> list[dict[str, Any]]:
         return await agent.statistics()
+
+    @app.get("/metrics/snapshot")
+    async def metrics_snapshot(agent: AgentDep) -> dict[str, float]:
+        return agent_metrics.metrics_snapshot(agent)
+
+    @app.get("/metrics")
+    async def metrics_prometheus(agent: AgentDep) -> Response:
+        return Response(agent_metrics.prometheus_text(agent), media_type=PROMETHEUS_CONTENT_TYPE)
 
     @app.get("/health")
     async def health() -> Response:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +29,7 @@ from dcos_core.containerizer.base import Containerizer
 from dcos_core.containerizer.spec import REASON_TASK_INVALID
 from dcos_core.errors import DcosError, NotFoundError, NotReadyError
 from dcos_core.ids import validate_id
+from dcos_core.model.task import TERMINAL as TERMINAL_STATES
 from dcos_core.model.task import TaskState
 from dcos_core.protocol.internal import (
     Acknowledge,
@@ -127,6 +128,7 @@ class Agent:
         self.checkpoints = Checkpointer(config.work_dir)
         self.tasks: dict[tuple[str, str], TaskEntry] = {}
         self.completed: deque[TaskEntry] = deque(maxlen=config.completed_tasks_max)
+        self.terminal_counts: Counter[str] = Counter()  # tasks ended here, by state (metrics)
         self._lost = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -452,6 +454,8 @@ class Agent:
         if entry.checkpointed:  # written before it can be sent
             self.checkpoints.append_update(entry.framework_id, entry.task_id, status)
         entry.statuses.append({"state": status["state"], "timestamp": status["timestamp"]})
+        if status["state"] in TERMINAL_STATES:
+            self.terminal_counts[status["state"]] += 1
         log.info("task %s is %s", entry.task_id, status["state"])
         self.updates.update(entry.framework_id, status)
 

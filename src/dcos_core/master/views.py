@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
-from prometheus_client.registry import Collector
-
-from dcos_core import MESOS_COMPAT_VERSION, __version__
+from dcos_core import MESOS_COMPAT_VERSION, __version__, metrics
 from dcos_core.master import wire
 from dcos_core.master.entries import AgentEntry, FrameworkEntry, TaskEntry
 from dcos_core.master.service import Master
@@ -34,13 +29,17 @@ def version(master: Master) -> dict[str, Any]:
 # v0 (legacy) JSON: what UIs, mesos-dns and marathon-lb read
 
 
+_STATUS_V0_KEYS = ("message", "reason", "source", "healthy", "container_status")
+
+
 def _task_v0(task: TaskEntry) -> dict[str, Any]:
+    # Mesos' v0 statuses hold state and timestamp (+ healthy, container_status); the message,
+    # reason and source are kept too, so a failed or killed task says why in /master/state.
     statuses = [
         {
             "state": s.get("state"),
             "timestamp": s.get("timestamp"),
-            **({"healthy": s["healthy"]} if "healthy" in s else {}),
-            **({"container_status": s["container_status"]} if "container_status" in s else {}),
+            **{k: s[k] for k in _STATUS_V0_KEYS if k in s},
         }
         for s in task.statuses
     ]
@@ -371,25 +370,15 @@ def _cpus() -> list[int]:
     return list(os.sched_getaffinity(0))
 
 
-class _SnapshotCollector(Collector):
-    """Exposes `metrics_snapshot` to prometheus_client, computed at scrape time."""
-
-    def __init__(self, master: Master) -> None:
-        self.master = master
-
-    def collect(self) -> Iterator[Metric]:
-        for name, value in sorted(metrics_snapshot(self.master).items()):
-            prom = "dcos_" + "".join(c if c.isalnum() else "_" for c in name)
-            yield GaugeMetricFamily(prom, f"Mesos metric {name}", value=float(value))
-        yield InfoMetricFamily(
-            "dcos_master",
-            "The master serving these metrics",
-            value={"id": self.master.master_id, "hostname": socket.gethostname()},
-        )
-
-
 def prometheus_text(master: Master) -> str:
     """The snapshot in the Prometheus text format (`dcos_` prefix, `/` and `.` as `_`)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SnapshotCollector(master))
-    return generate_latest(registry).decode()
+    return metrics.prometheus_text(
+        metrics_snapshot(master),
+        prefix="dcos_",
+        help_text="Mesos metric {name}",
+        info=metrics.Info(
+            "dcos_master",
+            "The master serving these metrics",
+            {"id": master.master_id, "hostname": socket.gethostname()},
+        ),
+    )
