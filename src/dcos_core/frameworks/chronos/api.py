@@ -36,6 +36,7 @@ from dcos_core.frameworks.chronos.models import (
     render_metronome_schedule,
 )
 from dcos_core.frameworks.chronos.service import Chronos, JobState, NameTakenError, _iso
+from dcos_core.metrics import PROMETHEUS_CONTENT_TYPE, Info, prometheus_text, wants_prometheus
 from dcos_core.web import read_json
 
 PREFIXES: Final = ("/scheduler", "/v1/scheduler")
@@ -266,20 +267,61 @@ def create_chronos_app(c: Chronos) -> FastAPI:
         return PlainTextResponse("pong")
 
     @app.get("/metrics")
-    async def metrics() -> dict[str, Any]:
-        return {
-            "version": "3.0.0",
-            "gauges": {
-                "jobs.count": {"value": len(c.jobs)},
-                "runs.unfinished": {"value": len(c.runs)},
-            },
-            "counters": {"tasks.launched": {"count": c.launched_total}},
-            "histograms": {},
-            "meters": {},
-            "timers": {},
-        }
+    async def metrics(request: Request) -> Response:
+        """Dropwizard JSON (what chronos-python reads), or Prometheus text for a client that
+        prefers it (`Accept: text/plain` or OpenMetrics, as Prometheus scrapers send)."""
+        if wants_prometheus(request.headers.get("accept")):
+            return _prometheus(metrics_json(c))
+        return JSONResponse(metrics_json(c))
+
+    @app.get("/metrics/prometheus")
+    async def metrics_prometheus() -> Response:
+        return _prometheus(metrics_json(c))
 
     return app
+
+
+def metrics_json(c: Chronos) -> dict[str, Any]:
+    """`GET /metrics`: Dropwizard's JSON (chronos-python's `metrics()` needs `version` and
+    `gauges`). Runs are counted by state now; `runs.succeeded`/`runs.failed` since the start."""
+    jobs = list(c.jobs.values())
+    runs = list(c.runs.values())
+    active = (RunState.LAUNCHING, RunState.RUNNING)
+    return {
+        "version": "3.0.0",
+        "gauges": {
+            "jobs.count": {"value": len(jobs)},
+            "jobs.scheduled": {"value": sum(1 for js in jobs if js.job.schedule)},
+            "jobs.dependent": {"value": sum(1 for js in jobs if js.job.parents)},
+            "jobs.metronome": {"value": sum(1 for js in jobs if js.spec is not None)},
+            "jobs.disabled": {"value": sum(1 for js in jobs if js.job.disabled)},
+            "runs.unfinished": {"value": len(runs)},
+            "runs.pending": {"value": sum(1 for r in runs if r.state == RunState.PENDING)},
+            "runs.running": {"value": sum(1 for r in runs if r.state in active)},
+            "uptime.seconds": {"value": round(max(0.0, c.clock.time() - c.started), 3)},
+        },
+        "counters": {
+            "tasks.launched": {"count": c.launched_total},
+            "runs.succeeded": {"count": c.finished_total[RunState.SUCCEEDED.value]},
+            "runs.failed": {"count": c.finished_total[RunState.FAILED.value]},
+        },
+        "histograms": {},
+        "meters": {},
+        "timers": {},
+    }
+
+
+def _prometheus(dropwizard: dict[str, Any]) -> Response:
+    """Dropwizard JSON in the Prometheus text format: `chronos_` + the name with `.` as `_`,
+    gauges as gauges, counters as counters (`_total`)."""
+    text = prometheus_text(
+        {k: float(v["value"]) for k, v in dropwizard["gauges"].items()},
+        counters={k: float(v["count"]) for k, v in dropwizard["counters"].items()},
+        prefix="chronos_",
+        help_text="Chronos metric {name}",
+        info=Info("chronos_build", "The Chronos serving these metrics", {"version": __version__}),
+    )
+    return Response(text, media_type=PROMETHEUS_CONTENT_TYPE)
 
 
 def _percentile(values: list[float], q: float) -> float:

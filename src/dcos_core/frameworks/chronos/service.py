@@ -46,7 +46,7 @@ import contextlib
 import functools
 import logging
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -218,6 +218,7 @@ class Chronos:
         self._waiting = False
         self._revived_at = 0.0
         self.launched_total = 0
+        self.finished_total: Counter[str] = Counter()  # runs finished since the start, by state
         self.started = self.clock.time()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -908,6 +909,7 @@ class Chronos:
         return f"http://{run.host}/files/browse?path={quote(path, safe='')}"
 
     def _finish(self, run: Run) -> None:
+        self.finished_total[run.state.value] += 1
         self.runs.pop(run.key, None)
         js = self.jobs.get(run.job)
         self.ledger.save(run)

@@ -13,12 +13,14 @@ import asyncio
 import json
 import math
 import re
-import time
+from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcos_core import __version__
 from dcos_core.errors import ConflictError, DcosError, InvalidError, NotFoundError
@@ -34,6 +36,7 @@ from dcos_core.frameworks.marathon.models import (
 from dcos_core.frameworks.marathon.openapi import openapi_schema
 from dcos_core.frameworks.marathon.service import AppLockedError, AppRuntime, Marathon
 from dcos_core.frameworks.plain_errors import shown
+from dcos_core.metrics import PROMETHEUS_CONTENT_TYPE, Info, prometheus_text, wants_prometheus
 from dcos_core.web import read_json
 
 MARATHON_COMPAT_VERSION: Final = "1.10.0"
@@ -61,6 +64,8 @@ def _deployment_result(dep: Deployment, status: int = 200) -> JSONResponse:
 def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int = 8080) -> FastAPI:
     app = FastAPI(title="dcos-core Marathon", version=__version__, docs_url=None, redoc_url=None)
     app.openapi = lambda: openapi_schema()  # type: ignore[method-assign]
+    http = HttpStats()
+    app.add_middleware(HttpStatsMiddleware, stats=http)
     leader = f"{hostname}:{port}"
 
     @app.exception_handler(AppValidationError)
@@ -151,29 +156,17 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
         return _error(200, "Leadership abdicated (there is only one Marathon: it stays leader)")
 
     @app.get("/metrics")
-    async def metrics() -> dict[str, Any]:
-        states: dict[str, int] = {}
-        for t in m.instances.values():
-            states[t.inst.state] = states.get(t.inst.state, 0) + 1
-        return {
-            "version": "4.0.0",
-            "gauges": {
-                "marathon.apps.active.gauge": {"value": len(m.apps)},
-                "marathon.deployments.active.gauge": {"value": len(m.deployments)},
-                "marathon.instances.launch-overdue.gauge": {"value": m.queued_total()},
-                "marathon.instances.running.gauge": {"value": states.get("TASK_RUNNING", 0)},
-                "marathon.instances.staged.gauge": {"value": states.get("TASK_STAGING", 0)},
-                "marathon.http.event-streams.active.gauge": {"value": m.events.subscribers},
-                "marathon.uptime.gauge": {"value": round(time.time() - m.started, 3)},
-            },
-            "counters": {
-                "marathon.tasks.launched.counter": {"count": m.launched_total},
-                "marathon.events.published.counter": {"count": m.events.published},
-            },
-            "histograms": {},
-            "meters": {},
-            "timers": {},
-        }
+    async def metrics(request: Request) -> Response:
+        """Dropwizard JSON (what Marathon clients read), or Prometheus text for a client that
+        prefers it (`Accept: text/plain` or OpenMetrics, as Prometheus scrapers send)."""
+        if wants_prometheus(request.headers.get("accept")):
+            return _prometheus(metrics_json(m, http))
+        return JSONResponse(metrics_json(m, http))
+
+    @app.get("/metrics/prometheus")
+    async def metrics_prometheus() -> Response:
+        """Prometheus text (Marathon 1.7+ serves its Prometheus reporter here)."""
+        return _prometheus(metrics_json(m, http))
 
     # ---- apps ------------------------------------------------------------------------------
 
@@ -535,6 +528,98 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
         )
 
     return app
+
+
+# ---- metrics ---------------------------------------------------------------------------------
+
+
+@dataclass
+class HttpStats:
+    """What the API served: requests in progress, and responses by status class."""
+
+    active: int = 0
+    responses: Counter[str] = field(default_factory=Counter)
+
+
+class HttpStatsMiddleware:
+    """ASGI middleware counting into `HttpStats` (an event stream is active while it is open)."""
+
+    def __init__(self, app: ASGIApp, stats: HttpStats) -> None:
+        self.app = app
+        self.stats = stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        stats = self.stats
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                stats.responses[f"{int(message['status']) // 100}xx"] += 1
+            await send(message)
+
+        stats.active += 1
+        try:
+            await self.app(scope, receive, counted)
+        finally:
+            stats.active -= 1
+
+
+def metrics_json(m: Marathon, http: HttpStats) -> dict[str, Any]:
+    """`GET /metrics`: Dropwizard's JSON with Marathon 1.x metric names."""
+    states: Counter[str] = Counter(t.inst.state for t in m.instances.values())
+    uptime = max(0.0, m.clock.time() - m.started)
+    return {
+        "version": "4.0.0",
+        "gauges": {
+            "marathon.apps.active.gauge": {"value": len(m.apps)},
+            "marathon.deployments.active.gauge": {"value": len(m.deployments)},
+            "marathon.instances.launch-overdue.gauge": {"value": m.queued_total()},
+            "marathon.instances.running.gauge": {"value": states["TASK_RUNNING"]},
+            "marathon.instances.staged.gauge": {"value": states["TASK_STAGING"]},
+            "marathon.instances.inflight-kills.gauge": {
+                "value": sum(1 for t in m.instances.values() if t.killing)
+            },
+            # one task per instance: the tasks' counts are the instances'
+            "marathon.tasks.running.gauge": {"value": states["TASK_RUNNING"]},
+            "marathon.tasks.staged.gauge": {"value": states["TASK_STAGING"]},
+            "marathon.http.event-streams.active.gauge": {"value": m.events.subscribers},
+            "marathon.http.requests.active.gauge": {"value": http.active},
+            "marathon.uptime.gauge": {"value": round(uptime, 3)},
+        },
+        "counters": {
+            "marathon.tasks.launched.counter": {"count": m.launched_total},
+            "marathon.events.published.counter": {"count": m.events.published},
+        },
+        "histograms": {},
+        "meters": {
+            f"marathon.http.responses.{cls}.rate": {
+                "count": http.responses[cls],
+                "mean_rate": http.responses[cls] / uptime if uptime else 0.0,
+                "units": "events/second",
+            }
+            for cls in ("1xx", "2xx", "3xx", "4xx", "5xx")
+        },
+        "timers": {},
+    }
+
+
+def _prometheus(dropwizard: dict[str, Any]) -> Response:
+    """Dropwizard JSON in the Prometheus text format: names with `.` and `-` as `_`, gauges as
+    gauges, counters and meters (their count) as counters (`_total`)."""
+    gauges = {k: float(v["value"]) for k, v in dropwizard["gauges"].items()}
+    counters = {k: float(v["count"]) for k, v in dropwizard["counters"].items()}
+    counters.update({k: float(v["count"]) for k, v in dropwizard["meters"].items()})
+    text = prometheus_text(
+        gauges, counters=counters, help_text="Marathon metric {name}", info=_MARATHON_INFO
+    )
+    return Response(text, media_type=PROMETHEUS_CONTENT_TYPE)
+
+
+_MARATHON_INFO: Final = Info(
+    "marathon_build", "The Marathon serving these metrics", {"version": MARATHON_COMPAT_VERSION}
+)
 
 
 def _apply_update(m: Marathon, app_id: str, body: dict[str, Any], where: str) -> AppDefinition:

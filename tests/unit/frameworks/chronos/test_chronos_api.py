@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from dcos_core.clock import FakeClock
 from dcos_core.frameworks.chronos.api import create_chronos_app
@@ -77,3 +78,44 @@ async def test_bad_query_parameters_are_400_not_500(api: Any) -> None:
     r = await h.get("/v1/scheduler/stats/99th")
     assert r.status_code == 400
     assert r.json()["message"].startswith("unknown statistic '99th': expected one of ")
+
+
+SCRAPER_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+async def test_metrics_json_by_default_and_prometheus_text_for_scrapers(api: Any) -> None:
+    h, c = api
+    assert (await h.post("/v1/scheduler/iso8601", json=JOB)).status_code == 204
+    dependent = {"name": "report", "command": "true", "parents": ["nightly"]}
+    assert (await h.post("/v1/scheduler/dependency", json=dependent)).status_code == 204
+    assert (await h.put("/v1/scheduler/job/nightly")).status_code == 204  # run now: pending
+    c.clock.advance(1)
+    assert (await h.put("/v1/scheduler/job/nightly")).status_code == 204  # and once more
+    first = min(c.runs.values(), key=lambda r: r.scheduled)
+    c.stop_run("nightly", first.scheduled)  # stopped before it was launched: failed
+
+    r = await h.get("/metrics")  # chronos-python: a dict with "version" and "gauges"
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["version"] and body["gauges"]["jobs.count"] == {"value": 2}
+    assert body["gauges"]["runs.unfinished"] == {"value": 1}
+
+    for path, accept in (("/metrics", SCRAPER_ACCEPT), ("/metrics/prometheus", "*/*")):
+        r = await h.get(path, headers={"Accept": accept})
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        got = {
+            s.name: s.value
+            for family in text_string_to_metric_families(r.text)
+            for s in family.samples
+            if not s.labels
+        }
+        assert got["chronos_jobs_count"] == 2
+        assert (got["chronos_jobs_scheduled"], got["chronos_jobs_dependent"]) == (1, 1)
+        assert got["chronos_runs_unfinished"] == got["chronos_runs_pending"] == 1
+        assert got["chronos_runs_running"] == 0
+        assert got["chronos_tasks_launched_total"] == 0
+        assert (got["chronos_runs_succeeded_total"], got["chronos_runs_failed_total"]) == (0, 1)
