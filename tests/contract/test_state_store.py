@@ -18,6 +18,7 @@ import pytest
 from dcos_core.errors import ConflictError, InvalidError, StoreError
 from dcos_core.state import (
     Delete,
+    Entry,
     InMemoryStore,
     Put,
     SQLiteStore,
@@ -511,3 +512,99 @@ def test_values_are_stored_as_canonical_json(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert json.loads(text) == {"a": 2, "b": 1}
+
+
+# ---- sqlite-specific: files that are not a usable store are refused, unchanged -------------------
+
+HINT = "restore it from a backup, or delete it to start"
+
+
+def test_sqlite_zero_length_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """SQLite takes an empty file for a new database: the store must not (a truncated registry
+    would silently become an empty cluster)."""
+    path = tmp_path / "registry.db"
+    path.write_bytes(b"")
+    with pytest.raises(StoreError) as e:
+        open_store("sqlite", path, name="registry", fresh="a new cluster")
+    assert str(e.value) == (
+        f"registry {path} is empty (0 bytes): restore it from a backup, "
+        "or delete it to start a new cluster"
+    )
+    assert path.read_bytes() == b""
+    assert not (tmp_path / "registry.db-wal").exists()
+
+
+def test_sqlite_missing_file_is_a_new_store(tmp_path: Path) -> None:
+    s = open_store("sqlite", tmp_path / "new" / "registry.db")
+    assert s.list("") == {}
+    s.close()
+
+
+def _sqlite_file(path: Path, *statements: str) -> bytes:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    for stmt in statements:
+        conn.execute(stmt)
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+_ENTRIES = (
+    "CREATE TABLE entries (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL,"
+    " version INTEGER NOT NULL) WITHOUT ROWID"
+)
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        ("('agents/a1', '{not json', 1)", "row 'agents/a1' of table 'entries' has a value that is"),
+        ("('agents/a1', '{}', 'two')", "row 'agents/a1' of table 'entries' has version 'two'"),
+        ("('agents/a1', '{}', 0)", "row 'agents/a1' of table 'entries' has version 0"),
+        (
+            "('agents/a1', X'7b7d', 1)",
+            "row 'agents/a1' of table 'entries' has a value of type blob",
+        ),
+        ("(X'6b', '{}', 1)", "has a key of type blob (b'k')"),
+        ("('agents//a1', '{}', 1)", "table 'entries' has an invalid key"),
+    ],
+)
+def test_sqlite_rows_of_the_wrong_shape_are_refused_with_the_key(
+    tmp_path: Path, row: str, needle: str
+) -> None:
+    path = tmp_path / "registry.db"
+    before = _sqlite_file(path, _ENTRIES, f"INSERT INTO entries VALUES {row}")
+    with pytest.raises(StoreError) as e:
+        SQLiteStore(path)
+    msg = str(e.value)
+    assert str(path) in msg and needle in msg and HINT in msg and "\n" not in msg
+    assert path.read_bytes() == before  # refused before anything was written
+
+
+def test_sqlite_someone_elses_database_is_refused_and_not_modified(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    before = _sqlite_file(path, "CREATE TABLE users (name TEXT)", "INSERT INTO users VALUES ('x')")
+    with pytest.raises(StoreError, match="has table\\(s\\) users but no table 'entries'"):
+        SQLiteStore(path)
+    assert path.read_bytes() == before
+
+
+def test_sqlite_garbage_file_message_says_how_to_recover(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    path.write_bytes(b"garbage " * 1000)
+    with pytest.raises(StoreError, match=HINT):
+        SQLiteStore(path)
+
+
+def test_sqlite_valid_existing_store_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    s = SQLiteStore(path)
+    s.put("agents/a1", {"hostname": "h"})
+    s.put("weights", [1, "two", None])
+    s.close()
+    s = SQLiteStore(path)
+    assert s.get("agents/a1") == Entry({"hostname": "h"}, 1)
+    assert s.get("weights") == Entry([1, "two", None], 1)
+    s.close()

@@ -25,7 +25,9 @@ async def run_master(
 ) -> None:
     """Run the master until SIGTERM/SIGINT (or `stop`)."""
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store, settings.work_dir / "registry.db")
+    store = open_store(
+        settings.store, settings.work_dir / "registry.db", name="registry", fresh="a new cluster"
+    )
     master = Master(settings, store, HttpAgentClient(), clock or SystemClock())
     app = create_master_app(master)
     await master.start()

@@ -39,17 +39,24 @@ __all__ = [
 
 
 def open_store(
-    kind: Literal["sqlite", "memory"] | str, path: str | Path | None = None
+    kind: Literal["sqlite", "memory"] | str,
+    path: str | Path | None = None,
+    *,
+    name: str = "state store",
+    fresh: str = "from an empty state",
 ) -> StateStore:
     """Open the store named by `--store`.
 
     Args:
         kind: "sqlite" (durable, needs `path`) or "memory".
         path: the SQLite file, e.g. `<work_dir>/registry.db`; ignored for "memory".
+        name: what the store is, for error messages (e.g. "registry").
+        fresh: what deleting the file starts, for error messages (e.g. "a new cluster").
 
     Raises:
         InvalidError: unknown kind, or sqlite without a path.
-        StoreError: the SQLite file cannot be opened.
+        StoreError: the SQLite file cannot be opened, is empty (0 bytes) or has the wrong shape
+            (one line: what is wrong and how to recover).
 
     Example:
         >>> open_store("sqlite", None)
@@ -62,5 +69,5 @@ def open_store(
     if kind == "sqlite":
         if path is None or str(path) == "":
             raise InvalidError("the sqlite store needs a path", "store")
-        return SQLiteStore(path)
+        return SQLiteStore(path, name=name, fresh=fresh)
     raise InvalidError(f"unknown store kind '{kind}' (expected sqlite or memory)", "store")

@@ -11,6 +11,11 @@ Several processes may open the same file: writes take SQLite's write lock up fro
 (`BEGIN IMMEDIATE`), so a conditional put checks and writes without anyone in between, and
 readers never block writers (WAL).
 
+Opening checks the file before writing anything to it: a zero-length file (SQLite would take it
+for a new database, and the cluster would silently start empty), a file that is not a database,
+somebody else's database, and rows of the wrong shape are refused with one line naming the file,
+the table or key and what is wrong, and how to recover. A missing file is a new store.
+
 Example:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "registry.db")
@@ -60,43 +65,117 @@ class SQLiteStore:
     Args:
         path: the database file.
         busy_timeout: seconds to wait for another process's write lock before StoreError.
+        name: what the file is, for messages ("registry", "Marathon state", ...).
+        fresh: what deleting the file starts, for messages ("a new cluster", ...).
 
     Raises:
-        StoreError: naming the path, if the file cannot be opened, is not a database, is
-            corrupt, or holds a table of another shape.
+        StoreError: naming the path, if the file cannot be opened, is empty (0 bytes), is not a
+            database, is corrupt, has tables of another shape, or has a row of the wrong shape
+            (a key that is not a valid key, a value that is not JSON text, a version that is not
+            an integer >= 1).
     """
 
-    def __init__(self, path: str | Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+        *,
+        name: str = "state store",
+        fresh: str = "from an empty state",
+    ) -> None:
         self.path = Path(path)
+        self.name = name
+        self._hint = f"restore it from a backup, or delete it to start {fresh}"
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise StoreError(f"cannot create directory for state store {self.path}: {e}") from None
+            raise StoreError(f"cannot create directory for {name} {self.path}: {e}") from None
+        existed = self._check_not_empty()
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            if not mode or str(mode[0]).lower() != "wal":
-                raise StoreError(f"state store {self.path}: cannot switch to WAL mode ({mode})")
-            conn.execute("PRAGMA synchronous=FULL")
+            # Everything is checked before anything is written: a file we refuse stays as it was.
             check = conn.execute("PRAGMA quick_check").fetchall()
             if check != [("ok",)]:
-                raise StoreError(f"state store {self.path} is corrupt: {check[:3]}")
+                raise StoreError(f"{name} {self.path} is corrupt: {check[:3]}; {self._hint}")
+            if existed:
+                self._check_shape(conn)
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            if not mode or str(mode[0]).lower() != "wal":
+                raise StoreError(f"{name} {self.path}: cannot switch to WAL mode ({mode})")
+            conn.execute("PRAGMA synchronous=FULL")
             conn.execute(_SCHEMA)
-            cols = [row[1] for row in conn.execute("PRAGMA table_info(entries)")]
-            if cols != _COLUMNS:
-                raise StoreError(f"state store {self.path}: table 'entries' has columns {cols}")
         except (sqlite3.Error, StoreError) as e:
             if conn is not None:
                 conn.close()
             if isinstance(e, StoreError):
                 raise
-            raise StoreError(f"cannot open state store {self.path}: {e}") from None
+            raise StoreError(f"cannot open {name} {self.path}: {e}; {self._hint}") from None
         self._conn = conn
+
+    def _check_not_empty(self) -> bool:
+        """True if the file exists. A zero-length file is refused: SQLite would take it for a new,
+        empty database, and the cluster would silently start with nothing."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise StoreError(f"cannot read {self.name} {self.path}: {e}") from None
+        if size == 0 and self.path.is_file():
+            raise StoreError(f"{self.name} {self.path} is empty (0 bytes): {self._hint}")
+        return True
+
+    def _check_shape(self, conn: sqlite3.Connection) -> None:
+        """Refuse a database whose tables or rows are not those of a `SQLiteStore`."""
+        where = f"{self.name} {self.path}"
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        if "entries" not in tables:
+            if tables:  # somebody else's database: never add our table to it
+                raise StoreError(
+                    f"{where} is not a dcos-core store: it has table(s) {', '.join(tables)} "
+                    f"but no table 'entries'; {self._hint}"
+                )
+            return  # created, then stopped before its table was: nothing stored yet
+        cols = [str(row[1]) for row in conn.execute("PRAGMA table_info(entries)")]
+        if cols != _COLUMNS:
+            raise StoreError(
+                f"{where}: table 'entries' has columns {', '.join(cols)} "
+                f"(expected {', '.join(_COLUMNS)}); {self._hint}"
+            )
+        bad = conn.execute(
+            "SELECT key, typeof(key), typeof(value), typeof(version), version FROM entries"
+            " WHERE typeof(key) != 'text' OR typeof(value) != 'text'"
+            " OR typeof(version) != 'integer' OR version < 1 OR NOT json_valid(value) LIMIT 1"
+        ).fetchone()
+        if bad is not None:
+            key, key_type, value_type, version_type, version = bad
+            if key_type != "text":
+                problem = f"has a key of type {key_type} ({key!r}), expected text"
+            elif value_type != "text":
+                problem = f"has a value of type {value_type}, expected JSON text"
+            elif version_type != "integer" or version < 1:
+                problem = f"has version {version!r}, expected an integer >= 1"
+            else:
+                problem = "has a value that is not valid JSON"
+            raise StoreError(f"{where}: row '{key}' of table 'entries' {problem}; {self._hint}")
+        for (key,) in conn.execute("SELECT key FROM entries"):
+            try:
+                check_key(key)
+            except InvalidError as e:
+                raise StoreError(
+                    f"{where}: table 'entries' has an invalid key ({e}); {self._hint}"
+                ) from None
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -114,7 +193,7 @@ class SQLiteStore:
                 )
             except sqlite3.Error as e:
                 raise StoreError(f"state store {self.path}: reading '{key}' failed: {e}") from None
-        return None if row is None else Entry(decode_value(row[0]), int(row[1]))
+        return None if row is None else self._entry(key, row[0], row[1])
 
     def put(self, key: str, value: JsonValue, expected_version: int | None = None) -> int:
         return self._write([Put(key, value, expected_version)])[key]
@@ -140,10 +219,21 @@ class SQLiteStore:
                 raise StoreError(
                     f"state store {self.path}: listing '{prefix}' failed: {e}"
                 ) from None
-        return {str(k): Entry(decode_value(v), int(ver)) for k, v, ver in rows}
+        return {str(k): self._entry(str(k), v, ver) for k, v, ver in rows}
 
     def transaction(self, ops: Sequence[Op]) -> None:
         self._write(ops)
+
+    def _entry(self, key: str, text: object, version: object) -> Entry:
+        try:
+            if not isinstance(text, str) or isinstance(version, bool):
+                raise TypeError(f"value of type {type(text).__name__}")
+            return Entry(decode_value(text), int(version))  # type: ignore[call-overload]
+        except (TypeError, ValueError) as e:
+            raise StoreError(
+                f"{self.name} {self.path}: row '{key}' of table 'entries' is unreadable ({e}); "
+                f"{self._hint}"
+            ) from None
 
     def close(self) -> None:
         with self._lock:
