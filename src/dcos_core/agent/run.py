@@ -14,9 +14,6 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Iterator
-
-import uvicorn
 
 from dcos_core.agent.api import create_agent_app
 from dcos_core.agent.master_client import HttpMasterClient, master_url
@@ -28,19 +25,12 @@ from dcos_core.containerizer.posix import make_subreaper
 from dcos_core.containerizer.registry import create_containerizer
 from dcos_core.containerizer.spec import ContainerizerConfig
 from dcos_core.isolation_names import parse_isolation
+from dcos_core.serve import listen, uvicorn_server
 from dcos_core.web import limit_request_bodies
 
 log = logging.getLogger("dcos_core.agent.run")
 
 _SERVER_STOP_TIMEOUT = 3.0
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: `run_agent` owns SIGTERM/SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def build_agent(settings: AgentSettings, clock: Clock) -> Agent:
@@ -111,19 +101,11 @@ async def run_agent(
 ) -> None:
     """Run an agent until SIGTERM/SIGINT or cancellation, then kill its tasks and return."""
     clock = clock or SystemClock()
+    sock = listen(settings.ip, settings.port, "agent")  # before recovery touches any task
     agent = build_agent(settings, clock)
     app = create_agent_app(agent)
     limit_request_bodies(app, settings.max_body_size)
-    server = _Server(
-        uvicorn.Config(
-            app,
-            host=settings.ip,
-            port=settings.port,
-            log_level="warning",
-            lifespan="on",
-            timeout_keep_alive=75,
-        )
-    )
+    server = uvicorn_server(app, settings.ip, settings.port)
     check = getattr(agent.containerizer, "check", None)
     if check is not None:
         await check()
@@ -140,7 +122,7 @@ async def run_agent(
 
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig)
-    serving = asyncio.create_task(server.serve(), name="agent-http")
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="agent-http")
     running: asyncio.Task[None] | None = None
     try:
         while not server.started:  # register only once the master can reach us

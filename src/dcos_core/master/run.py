@@ -10,7 +10,7 @@ from dcos_core.config import MasterSettings
 from dcos_core.master.agent_client import HttpAgentClient
 from dcos_core.master.api import create_master_app
 from dcos_core.master.service import Master
-from dcos_core.serve import serve_until_signal
+from dcos_core.serve import listen, serve_until_signal
 from dcos_core.state import open_store
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ async def run_master(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run the master until SIGTERM/SIGINT (or `stop`)."""
+    sock = listen(settings.ip, settings.port, "master")  # before any state is touched
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(
         settings.store, settings.work_dir / "registry.db", name="registry", fresh="a new cluster"
@@ -42,6 +43,7 @@ async def run_master(
             app,
             settings.ip,
             settings.port,
+            sock=sock,
             on_signal=on_signal,
             install_signal_handlers=install_signal_handlers,
             stop=stop,

@@ -11,7 +11,7 @@ from dcos_core.frameworks.chronos.api import create_chronos_app
 from dcos_core.frameworks.chronos.scheduler import ChronosScheduler
 from dcos_core.frameworks.chronos.service import Chronos
 from dcos_core.frameworks.sdk import SchedulerDriver
-from dcos_core.serve import serve_until_signal
+from dcos_core.serve import listen, serve_until_signal
 from dcos_core.state import open_store
 from dcos_core.web import limit_request_bodies
 
@@ -19,6 +19,7 @@ log = logging.getLogger("dcos_core.chronos.run")
 
 
 async def run_chronos(settings: ChronosSettings, *, install_signal_handlers: bool = True) -> None:
+    sock = listen(settings.ip, settings.port, "Chronos")  # before any state is touched
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store, settings.work_dir / "chronos.db")
     chronos = Chronos(
@@ -58,6 +59,7 @@ async def run_chronos(settings: ChronosSettings, *, install_signal_handlers: boo
             app,
             settings.ip,
             settings.port,
+            sock=sock,
             on_signal=on_signal,
             install_signal_handlers=install_signal_handlers,
         )

@@ -19,7 +19,7 @@ from dcos_core.frameworks.marathon.repository import Repository
 from dcos_core.frameworks.marathon.scheduler import MarathonScheduler
 from dcos_core.frameworks.marathon.service import Marathon
 from dcos_core.frameworks.sdk import SchedulerDriver
-from dcos_core.serve import serve_until_signal
+from dcos_core.serve import listen, serve_until_signal
 from dcos_core.state import open_store
 from dcos_core.web import limit_request_bodies
 
@@ -47,6 +47,7 @@ def framework_info(settings: MarathonSettings, framework_id: str | None) -> dict
 
 
 async def run_marathon(settings: MarathonSettings, *, install_signal_handlers: bool = True) -> None:
+    sock = listen(settings.ip, settings.port, "Marathon")  # before any state is touched
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store, settings.work_dir / "marathon.db")
     events = EventBus()
@@ -80,6 +81,7 @@ async def run_marathon(settings: MarathonSettings, *, install_signal_handlers: b
             app,
             settings.ip,
             settings.port,
+            sock=sock,
             on_signal=on_signal,
             install_signal_handlers=install_signal_handlers,
         )
