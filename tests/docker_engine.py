@@ -85,7 +85,7 @@ def _dockerd() -> str:
         "/usr/sbin/dockerd" if os.path.exists("/usr/sbin/dockerd") else None
     )
     if found is None:
-        raise RuntimeError("dockerd is not installed (Debian docker.io; scripts/setup.sh adds it)")
+        raise RuntimeError("dockerd is not installed (Debian docker.io; setup.sh test adds it)")
     return found
 
 

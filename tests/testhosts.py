@@ -2,7 +2,7 @@
 
 What the deploy tests (pyinfra) and the testinfra checks run against. Needs root, Debian
 `mmdebstrap systemd-container openssh-client dpkg-dev zstd iptables iproute2` (see
-scripts/setup.sh) and works without systemd as PID 1 on the machine itself.
+scripts/setup.sh test) and works without systemd as PID 1 on the machine itself.
 
 - `ensure_rootfs()` builds a minbase bookworm root filesystem once with mmdebstrap (sshd, systemd,
   python3) and keeps it in the cache as a zstd tarball plus its unpacked tree; the file names carry

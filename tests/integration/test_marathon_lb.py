@@ -20,7 +20,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.skipif(
-        shutil.which("haproxy") is None, reason="Debian haproxy (setup.sh installs it)"
+        shutil.which("haproxy") is None, reason="Debian haproxy (setup.sh test installs it)"
     ),
 ]
 

@@ -12,7 +12,7 @@ both, and `packer/legacy.sh` validates the directory without `packer.pkr.hcl`:
   per source type and no other, and no other file says `required_plugins`;
 - `packer fmt -check` accepts every file.
 
-Needs `packer` and `ssh-keygen` (scripts/setup.sh installs them); each validation takes 1-2 s.
+Needs `packer` and `ssh-keygen` (scripts/setup.sh test installs them); each validation takes 1-2 s.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ LEGACY = PACKER_DIR / "legacy.sh"
 # builder (source type) -> the plugin that provides it in current Packer
 PLUGINS = {"amazon-ebs": "amazon", "azure-arm": "azure", "qemu": "qemu"}
 SOURCES = [f"{builder}.dcos" for builder in PLUGINS]
-SETUP = "run scripts/setup.sh (it installs Debian's packer and openssh-client)"
+SETUP = "run scripts/setup.sh test (it installs Debian's packer and openssh-client)"
 
 
 def need(tool: str) -> str:
