@@ -63,6 +63,7 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
             app,
             host=host,
             port=port,
+            http="httptools",  # the C HTTP parser (declared in pyproject), not h11
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=2,
