@@ -271,3 +271,12 @@ def test_the_cluster_still_works_after_all_of_it(cluster: Cluster, scheduler: Ra
 
     wait_for(running, 60, "the app running")
     assert httpx.get(f"{cluster.chronos_url}/scheduler/jobs", timeout=10).status_code == 200
+
+
+def test_no_page_of_any_server_loads_assets_from_the_internet(cluster: Cluster) -> None:
+    """The master's /docs page loaded Swagger UI from a CDN and was blank offline: gone."""
+    for base in (cluster.url, _agent_url(cluster), cluster.marathon_url, cluster.chronos_url):
+        for path in ("/docs", "/redoc", "/"):
+            r = httpx.get(f"{base}{path}", timeout=10)
+            assert "cdn.jsdelivr.net" not in r.text and '<script src="http' not in r.text
+        assert httpx.get(f"{base}/docs", timeout=10).status_code == 404
