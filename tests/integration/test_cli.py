@@ -59,16 +59,37 @@ def sched(cluster: Cluster) -> Iterator[RawScheduler]:
     s.close()
 
 
-def dcos(cluster: Cluster, *args: str) -> Result:
-    result = CliRunner().invoke(app, list(args), env={"DCOS_URL": cluster.url})
+def dcos(cluster: Cluster, *args: str, columns: int | None = None) -> Result:
+    env = {"DCOS_URL": cluster.url}
+    if columns is not None:  # a terminal that wide
+        env["COLUMNS"] = str(columns)
+    result = CliRunner().invoke(app, list(args), env=env)
     assert "Traceback" not in result.output, result.output
     return result
 
 
-def ok(cluster: Cluster, *args: str) -> str:
-    result = dcos(cluster, *args)
+def ok(cluster: Cluster, *args: str, columns: int | None = None) -> str:
+    result = dcos(cluster, *args, columns=columns)
     assert result.exit_code == 0, (args, result.output)
     return result.stdout
+
+
+def row_of(out: str, needle: str) -> str:
+    return next(line for line in out.splitlines() if needle in line)
+
+
+def wait_all_updates(s: RawScheduler, wanted: dict[str, str], timeout: float = 15) -> None:
+    """Wait until each task in `wanted` reported its state (in any order)."""
+    left = dict(wanted)
+
+    def pred(e: dict[str, Any]) -> bool:
+        if e["type"] == "UPDATE":
+            st = e["update"]["status"]
+            if left.get(st["task_id"]["value"]) == st["state"]:
+                del left[st["task_id"]["value"]]
+        return not left
+
+    s.wait_event(pred, timeout)
 
 
 def run_module(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -131,7 +152,7 @@ def test_4xx_gives_the_servers_message(cluster: Cluster) -> None:
         "dcos: Framework no-such-framework is not known",
     )
     result = dcos(cluster, "role", "weight", "dev", "0")
-    assert result.exit_code == 1 and "must be positive" in result.stderr
+    assert result.exit_code == 1 and "positive" in result.stderr
     result = dcos(cluster, "task", "log", "no-such-task")
     assert result.exit_code == 1
     assert result.stderr.strip() == "dcos: task no-such-task is not known to the master"
@@ -192,6 +213,83 @@ def test_task_log_reads_the_sandbox(cluster: Cluster, sched: RawScheduler) -> No
     assert ok(cluster, "task", "log", "t-cli", "--lines", "2").splitlines() == STDOUT_LINES[-2:]
     assert ok(cluster, "task", "log", "t-cli", "-n", "0") == ""
     assert "to-stderr" in ok(cluster, "task", "log", "t-cli", "--stderr")
+
+
+def test_task_log_accepts_an_id_prefix_and_a_name(cluster: Cluster, sched: RawScheduler) -> None:
+    assert ok(cluster, "task", "log", "t-cl", "--lines", "1").splitlines() == STDOUT_LINES[-1:]
+    fid = sched.framework_id or ""
+    by_name = ok(cluster, "task", "list", "--framework", "cli-test")  # a framework's name
+    assert "t-cli" in by_name
+    assert by_name == ok(cluster, "task", "list", "--framework", fid)
+    assert "t-cli" in ok(cluster, "task", "list", "--framework", fid.rsplit("-", 1)[1])
+
+
+def _fits(out: str, columns: int) -> list[str]:
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns, out
+    return lines
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_narrow_terminals_keep_state_and_name(
+    cluster: Cluster, sched: RawScheduler, columns: int
+) -> None:
+    """No column is dropped: ids shorten (to forms the CLI accepts back), text folds."""
+    lines = _fits(ok(cluster, "task", "list", "--all", columns=columns), columns)
+    assert lines[0].split() == ["ID", "NAME", "STATE", "FRAMEWORK", "AGENT", "MESSAGE"]
+    row = row_of("\n".join(lines), "t-cli")
+    assert "RUNNING" in row
+    agent_short = "…-" + str(sched.agent_id).rsplit("-", 1)[1]  # type: ignore[attr-defined]
+    assert agent_short in row
+    lines = _fits(ok(cluster, "node", "list", columns=columns), columns)
+    assert lines[0].split()[:3] == ["ID", "ADDRESS", "ACTIVE"]
+    assert len([line for line in lines if line.split()[0].endswith(agent_short[1:])]) == 1
+    lines = _fits(ok(cluster, "framework", "list", columns=columns), columns)
+    assert lines[0].split()[:4] == ["ID", "NAME", "ROLES", "STATE"]
+    assert "cli-test" in row_of("\n".join(lines), "cli-test")
+    # the short forms work as arguments
+    out = ok(cluster, "task", "list", "--framework", row.split()[3], columns=columns)
+    assert "t-cli" in out
+    assert ok(cluster, "task", "log", row.split()[0], "-n", "1").splitlines() == STDOUT_LINES[-1:]
+
+
+def test_output_json_and_wide(cluster: Cluster, sched: RawScheduler) -> None:
+    for args in (["task", "list"], ["node", "list"], ["framework", "list"], ["quota", "list"]):
+        assert json.loads(ok(cluster, *args, "-o", "json")) == json.loads(
+            ok(cluster, *args, "--json")
+        )
+    wide = ok(cluster, "task", "list", "-o", "wide", columns=80)  # wide ignores the terminal
+    assert wide.splitlines()[0].split()[-3:] == ["SOURCE", "REASON", "MESSAGE"]
+    row = row_of(wide, "t-cli")
+    assert sched.framework_id in row and "cli-test" in row and "EXECUTOR" in row
+    result = dcos(cluster, "task", "list", "-o", "yaml")
+    assert result.exit_code == 2 and "yaml" in result.output
+
+
+def test_shell_completion(cluster: Cluster, sched: RawScheduler) -> None:
+    """`dcos completion SHELL` prints a script; the script's calls complete commands and ids."""
+    bash = ok(cluster, "completion", "bash")
+    assert "_DCOS_COMPLETE=complete_bash" in bash and "complete -o default -F" in bash
+    assert "compdef" in ok(cluster, "completion", "zsh")
+    assert "complete --command dcos" in ok(cluster, "completion", "fish")
+    assert dcos(cluster, "completion", "tcsh").exit_code == 2
+    assert "--install-completion" in ok(cluster, "--help")
+
+    def complete(words: str) -> list[str]:
+        proc = run_module(
+            env={
+                "_DCOS_COMPLETE": "complete_bash",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()) - 1),
+                "DCOS_URL": cluster.url,
+            }
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split()
+
+    assert "task" in complete("dcos ta")
+    assert complete("dcos task log t-c") == ["t-cli"]
+    assert complete("dcos framework why cli-") == ["cli-test"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,6 +382,133 @@ def test_framework_why_explains_a_suppressed_framework(
     sched.send("REVIVE", {"roles": ["dev"]})
 
 
+def test_task_list_says_why_tasks_ended(cluster: Cluster, sched: RawScheduler) -> None:
+    """The last status' message, reason and source, in /master/state, GET_TASKS and the CLI."""
+    sched.decline_held_offers()
+    s = RawScheduler(cluster.master_addr, {"user": "root", "name": "cli-ends"})
+    s.subscribe()
+    try:
+        offer = s.wait_offers()[0]
+        tasks = [task_info("t-fail", offer, "exit 3"), task_info("t-killed", offer, "sleep 100")]
+        s.launch(offer, tasks)
+        wait_all_updates(s, {"t-fail": "TASK_FAILED", "t-killed": "TASK_RUNNING"})
+        s.send("KILL", {"task_id": {"value": "t-killed"}, "agent_id": offer["agent_id"]})
+        s.wait_update("t-killed", "TASK_KILLED")
+        done = {
+            t["id"]: t
+            for f in cluster.state()["frameworks"]
+            if f["id"] == s.framework_id
+            for t in f["completed_tasks"]
+        }
+        last = done["t-fail"]["statuses"][-1]
+        assert (last["state"], last["message"], last["reason"], last["source"]) == (
+            "TASK_FAILED",
+            "Command exited with status 3",
+            "REASON_COMMAND_EXECUTOR_FAILED",
+            "SOURCE_EXECUTOR",
+        )
+        killed = done["t-killed"]["statuses"][-1]
+        assert killed["state"] == "TASK_KILLED" and killed["source"] == "SOURCE_EXECUTOR"
+        assert killed["message"].startswith("Command ")  # how the command ended
+        r = cluster.operator({"type": "GET_TASKS"})
+        assert r.status_code == 200, r.text
+        v1 = {t["task_id"]["value"]: t for t in r.json()["get_tasks"]["completed_tasks"]}
+        last = v1["t-fail"]["statuses"][-1]
+        assert (last["message"], last["reason"], last["source"]) == (
+            "Command exited with status 3",
+            "REASON_COMMAND_EXECUTOR_FAILED",
+            "SOURCE_EXECUTOR",
+        )
+        out = ok(cluster, "task", "list", "--all")
+        assert row_of(out, "t-fail").split()[2] == "TASK_FAILED"
+        assert "Command exited with status 3 (COMMAND_EXECUTOR_FAILED)" in row_of(out, "t-fail")
+        assert killed["message"] in row_of(out, "t-killed")
+        wide = ok(cluster, "task", "list", "--all", "-o", "wide")
+        assert "EXECUTOR   REASON_COMMAND_EXECUTOR_FAILED   Command exited" in row_of(
+            wide, "t-fail"
+        )
+        raw = json.loads(ok(cluster, "task", "list", "--all", "--json"))
+        (fail,) = [t for t in raw if t["id"] == "t-fail"]
+        assert fail["statuses"][-1]["reason"] == "REASON_COMMAND_EXECUTOR_FAILED"
+    finally:
+        s.call({"type": "TEARDOWN", "framework_id": {"value": s.framework_id}})
+        s.close()
+
+
+def test_ambiguous_names_list_the_candidates(cluster: Cluster, sched: RawScheduler) -> None:
+    result = dcos(cluster, "task", "log", "t-")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("dcos: task 't-' is ambiguous: it is a prefix of the ids of")
+    assert any(line.strip().startswith("t-cli  (t-cli, TASK_RUNNING)") for line in lines)
+    assert any(line.strip().startswith("t-fail  (t-fail, TASK_FAILED)") for line in lines)
+    result = dcos(cluster, "node", "deactivate", "127.0.0.1")  # both agents are on 127.0.0.1
+    assert result.exit_code == 1
+    assert result.stderr.startswith("dcos: agent '127.0.0.1' is ambiguous: it names 2 agents:")
+    for s in cluster.state()["slaves"]:
+        assert f"{s['id']}  (127.0.0.1:{s['port']})" in result.stderr
+    idle = next(s for s in cluster.state()["slaves"] if s["id"] != sched.agent_id)  # type: ignore[attr-defined]
+    end = idle["id"].rsplit("-", 1)[1]
+    assert f"agent {idle['id']} deactivated" in ok(cluster, "node", "deactivate", end)
+    address = f"127.0.0.1:{idle['port']}"
+    assert f"agent {idle['id']} reactivated" in ok(cluster, "node", "reactivate", address)
+
+
+def test_framework_why_names_the_blocking_resource(cluster: Cluster, sched: RawScheduler) -> None:
+    """The issue's case: a framework's tasks need more cpus than any agent has free and it
+    declined what is left: `why` says insufficient cpus, per agent, and takes the name."""
+    sched.decline_held_offers(3600)
+    hog = RawScheduler(cluster.master_addr, {"user": "root", "name": "cli-hog"})
+    needy = RawScheduler(cluster.master_addr, {"user": "root", "name": "cli-needy"})
+    hog.subscribe()
+    try:
+        offers: dict[str, dict[str, Any]] = {}
+        while len(offers) < 2:
+            offers.update({o["agent_id"]["value"]: o for o in hog.wait_offers()})
+        for i, o in enumerate(offers.values()):
+            cpus = next(r["scalar"]["value"] for r in o["resources"] if r["name"] == "cpus")
+            hog.launch(o, [task_info(f"hog-{i}", o, "sleep 100", cpus=cpus - 0.3)], 3600)
+        wait_all_updates(hog, {"hog-0": "TASK_RUNNING", "hog-1": "TASK_RUNNING"})
+        needy.subscribe()
+        left: dict[str, dict[str, Any]] = {}
+        while len(left) < 2:
+            left.update({o["agent_id"]["value"]: o for o in needy.wait_offers()})
+        needy.send(
+            "DECLINE",
+            {"offer_ids": [o["id"] for o in left.values()], "filters": {"refuse_seconds": 3600}},
+        )
+        out = wait_for(
+            lambda: (
+                (o := ok(cluster, "framework", "why", "cli-needy"))
+                and "INSUFFICIENT_RESOURCES" in o
+                and o
+            ),
+            10,
+            "an INSUFFICIENT_RESOURCES reason",
+        )
+        assert f"framework {needy.framework_id} (cli-needy) got no offers for:" in out
+        assert "FILTERED" not in out
+        assert "insufficient cpus on 2 agent(s)" in out
+        for aid in offers:
+            row = row_of(out, aid)
+            assert "INSUFFICIENT_RESOURCES" in row
+            assert "insufficient cpus: 0.3 of 4 free" in row
+        raw = json.loads(ok(cluster, "framework", "why", "cli-needy", "--json"))
+        assert raw["framework_id"] == needy.framework_id
+        why = raw["roles"]["*"]
+        assert (why["reason"], why["scarce"]) == ("INSUFFICIENT_RESOURCES", "cpus")
+        assert sorted(a["agent_id"] for a in why["agents"]) == sorted(offers)
+        assert all(a["free"]["cpus"] == 0.3 for a in why["agents"])
+        narrow = ok(cluster, "framework", "why", "cli-needy", columns=80)
+        assert max(len(line) for line in narrow.splitlines()) <= 80
+        assert "INSUFFICIENT_RESOURCES" in narrow
+    finally:
+        for s in (needy, hog):
+            if s.framework_id:
+                s.call({"type": "TEARDOWN", "framework_id": {"value": s.framework_id}})
+            s.close()
+
+
 def test_task_log_follow_prints_until_the_task_ends(cluster: Cluster, sched: RawScheduler) -> None:
     sched.decline_held_offers()  # the module's other framework would keep them from this one
     s = RawScheduler(cluster.master_addr)
@@ -308,6 +533,12 @@ def test_framework_teardown(cluster: Cluster, sched: RawScheduler) -> None:
         line for line in ok(cluster, "framework", "list", "--all").splitlines() if fid in line
     )
     assert "completed" in row
-    wait_for(lambda: "TASK_KILLED" in ok(cluster, "task", "list", "--all"), 15, "t-cli killed")
+    out = wait_for(
+        lambda: "TASK_KILLED" in (o := ok(cluster, "task", "list", "--all")) and o,
+        15,
+        "t-cli killed",
+    )
+    row = row_of(out, "t-cli")
+    assert f"Framework {fid} removed (TEARDOWN) (FRAMEWORK_REMOVED)" in row
     assert "t-cli" not in ok(cluster, "task", "list")
     sched.framework_id = None  # already torn down

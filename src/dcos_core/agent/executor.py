@@ -38,6 +38,9 @@ log = logging.getLogger("dcos_core.agent.executor")
 
 DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TASK_KILLING_STATE: Final = "TASK_KILLING_STATE"
+REASON_TASK_KILLED_DURING_LAUNCH: Final = "REASON_TASK_KILLED_DURING_LAUNCH"
+SOURCE_EXECUTOR: Final = "SOURCE_EXECUTOR"
+SOURCE_AGENT: Final = "SOURCE_AGENT"
 
 Emit = Callable[[dict[str, Any]], None]
 """Receives every v1 TaskStatus the executor produces (with a fresh uuid each)."""
@@ -297,6 +300,7 @@ class CommandExecutor:
         self._clock = clock
         self._emit = emit
         self._killed = False
+        self._killed_launching = False  # the kill came before the container was up
         self._kill_grace: float | None = None
         self._launched = False
 
@@ -319,7 +323,10 @@ class CommandExecutor:
             log.exception("executor of task %s failed", self.task_id)
             if not self.terminal:
                 self._status(
-                    TaskState.FAILED, f"executor failed: {e}", REASON_COMMAND_EXECUTOR_FAILED
+                    TaskState.FAILED,
+                    f"executor failed: {e}",
+                    REASON_COMMAND_EXECUTOR_FAILED,
+                    source=SOURCE_AGENT,
                 )
 
     async def resume(self, state: TaskState, pid: int | None, recovered: bool) -> None:
@@ -338,6 +345,7 @@ class CommandExecutor:
                     TaskState.FAILED,
                     "The task's container ended while the agent was down, and how is unknown",
                     REASON_EXECUTOR_TERMINATED,
+                    source=SOURCE_AGENT,
                 )
                 return
             self._launched = True
@@ -357,7 +365,10 @@ class CommandExecutor:
             log.exception("executor of recovered task %s failed", self.task_id)
             if not self.terminal:
                 self._status(
-                    TaskState.FAILED, f"executor failed: {e}", REASON_COMMAND_EXECUTOR_FAILED
+                    TaskState.FAILED,
+                    f"executor failed: {e}",
+                    REASON_COMMAND_EXECUTOR_FAILED,
+                    source=SOURCE_AGENT,
                 )
 
     async def _run(self) -> None:
@@ -373,20 +384,27 @@ class CommandExecutor:
                 _check_user(spec.user)
         except InvalidError as e:
             state = TaskState.ERROR if e.field == "user" else TaskState.FAILED
-            self._status(state, str(e), REASON_TASK_INVALID)
+            self._status(state, str(e), REASON_TASK_INVALID, source=SOURCE_AGENT)
             return
         self._status(TaskState.STARTING)
         if self._killed:
-            self._status(TaskState.KILLED, "Task killed before it was launched")
+            self._status(
+                TaskState.KILLED,
+                "Task killed before it was launched",
+                REASON_TASK_KILLED_DURING_LAUNCH,
+            )
             return
         try:
             self.pid = await self._containerizer.launch(spec)
         except DcosError as e:
-            self._status(TaskState.FAILED, str(e), REASON_CONTAINER_LAUNCH_FAILED)
+            self._status(
+                TaskState.FAILED, str(e), REASON_CONTAINER_LAUNCH_FAILED, source=SOURCE_AGENT
+            )
             return
         self._launched = True
         destroying: asyncio.Task[None] | None = None
         if self._killed:  # killed while launching
+            self._killed_launching = True
             destroying = asyncio.create_task(self._destroy(self._grace()))
         else:
             self._status(TaskState.RUNNING, extra={"container_status": self._container_status()})
@@ -398,12 +416,19 @@ class CommandExecutor:
         self._finish(termination)
 
     def _finish(self, t: Termination) -> None:
+        """The terminal update: always a message; a reason wherever Mesos has one (a kill the
+        framework asked for has none there either, a clean exit neither)."""
         if self._killed:
-            self._status(TaskState.KILLED, t.message or "Command killed")
+            reason = REASON_TASK_KILLED_DURING_LAUNCH if self._killed_launching else None
+            self._status(TaskState.KILLED, t.message or "Command killed", reason)
         elif t.succeeded:
             self._status(TaskState.FINISHED, t.message or "Command exited with status 0")
         else:
-            self._status(TaskState.FAILED, t.message, t.reason)
+            self._status(
+                TaskState.FAILED,
+                t.message or "Command failed",
+                t.reason or REASON_COMMAND_EXECUTOR_FAILED,
+            )
 
     async def kill(self, kill_policy: dict[str, Any] | None = None) -> None:
         """Kill the task: TASK_KILLING (if the framework understands it), SIGTERM to every
@@ -448,7 +473,10 @@ class CommandExecutor:
         message: str | None = None,
         reason: str | None = None,
         extra: dict[str, Any] | None = None,
+        source: str = SOURCE_EXECUTOR,
     ) -> None:
+        """Emit a status; `source` is SOURCE_AGENT for what the agent decides itself (invalid
+        task, launch failure, lost container), as a Mesos agent reports them."""
         self.state = state
         self._emit(
             task_status(
@@ -456,7 +484,7 @@ class CommandExecutor:
                 state,
                 agent_id=self._ctx.agent_id,
                 timestamp=self._clock.time(),
-                source="SOURCE_EXECUTOR",
+                source=source,
                 message=message,
                 reason=reason,
                 uuid=new_status_uuid(),

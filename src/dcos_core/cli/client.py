@@ -172,14 +172,29 @@ class Task:
     cpus: float
     mem: float
     raw: JsonObject = field(repr=False, compare=False)
+    message: str = ""  # of the task's last status update
+    reason: str = ""  # e.g. REASON_COMMAND_EXECUTOR_FAILED (none for many updates)
+    source: str = ""  # SOURCE_EXECUTOR, SOURCE_AGENT or SOURCE_MASTER
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def why(self) -> str:
+        """The last status' message and reason, for a table cell (`""` if neither)."""
+        reason = self.reason.removeprefix("REASON_")
+        if self.message and reason:
+            return f"{self.message} ({reason})"
+        return self.message or reason
+
     @classmethod
     def from_v0(cls, task: JsonObject) -> Task:
         res = task.get("resources") or {}
+        statuses = task.get("statuses")
+        last = statuses[-1] if isinstance(statuses, list) and statuses else {}
+        if not isinstance(last, dict):
+            last = {}
         return cls(
             id=str(task.get("id", "")),
             name=str(task.get("name", "")),
@@ -189,6 +204,9 @@ class Task:
             cpus=_scalar(res, "cpus"),
             mem=_scalar(res, "mem"),
             raw=task,
+            message=str(last.get("message") or ""),
+            reason=str(last.get("reason") or ""),
+            source=str(last.get("source") or ""),
         )
 
 
@@ -558,17 +576,17 @@ class DcosClient:
     # --- sandboxes ----------------------------------------------------------------------------
 
     def find_task(self, task_id: str, state: JsonObject | None = None) -> Task:
-        """The task named `task_id` (the most recent one, if the id was reused)."""
+        """The task with the id `task_id` (the most recent one, if the id was reused)."""
         tasks = [t for t in all_tasks(state or self.state()) if t.id == task_id]
         if not tasks:
             raise NotFound(f"task {task_id} is not known to the master")
         live = [t for t in tasks if not t.terminal]
         return (live or tasks)[-1]
 
-    def sandbox(self, task_id: str) -> Sandbox:
+    def sandbox(self, task: Task, state: JsonObject | None = None) -> Sandbox:
         """Find a task's agent and its executor's sandbox directory (from the agent's /state)."""
-        state = self.state()
-        task = self.find_task(task_id, state)
+        state = state or self.state()
+        task_id = task.id
         slave = next((s for s in state.get("slaves") or [] if s.get("id") == task.agent_id), None)
         if slave is None:
             raise NotFound(f"the agent {task.agent_id} of task {task_id} is not connected")

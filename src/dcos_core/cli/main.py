@@ -1,8 +1,10 @@
 """`dcos`: the operator's command line for a dcos-core cluster (typer commands, rich output).
 
-All HTTP goes through `dcos_core.cli.client.DcosClient`; this module only parses arguments and
-prints. Errors become `dcos: <message>` on stderr with exit code 1 (never a traceback); bad
-arguments get typer's usage message and exit code 2.
+All HTTP goes through `dcos_core.cli.client.DcosClient`; what the user typed is turned into ids
+by `dcos_core.cli.resolve` (ids, prefixes, names), tables are laid out by `dcos_core.cli.render`
+(they fit the terminal: ids shorten, text folds). This module only parses arguments and prints.
+Errors become `dcos: <message>` on stderr with exit code 1 (never a traceback); bad arguments
+get typer's usage message and exit code 2.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Annotated, Any
 
+import httpx
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer._completion_shared import get_completion_script
 from typer.core import TyperGroup
 
 from dcos_core import MESOS_COMPAT_VERSION, __version__
@@ -26,7 +31,10 @@ from dcos_core.cli.client import (
     DEFAULT_MASTER,
     CliError,
     DcosClient,
+    Framework,
+    JsonObject,
     Node,
+    NotFound,
     QuotaConfig,
     Role,
     Task,
@@ -35,18 +43,16 @@ from dcos_core.cli.client import (
     nodes,
     parse_resources,
 )
+from dcos_core.cli.render import Col, Output, render
+from dcos_core.cli.resolve import (
+    resolve_agent,
+    resolve_framework,
+    resolve_or_keep,
+    resolve_task,
+)
 
 # ----------------------------------------------------------------------------------------------
-# plumbing: consoles, the client of the invocation, errors
-
-
-def _console(stderr: bool = False) -> Console:
-    """A console on the current stdout/stderr; wide when not a terminal so ids never wrap."""
-    stream = sys.stderr if stderr else sys.stdout
-    width = None
-    if not stream.isatty() and "COLUMNS" not in os.environ:
-        width = 250
-    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+# plumbing: the client of the invocation, errors, output
 
 
 def _fail(message: str) -> None:
@@ -107,27 +113,28 @@ def _pct(pair: tuple[float, float]) -> str:
     return f"{100 * used / total:.0f}%" if total else "-"
 
 
-def _table(*columns: str, title: str | None = None) -> Table:
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        title=title,
-        title_justify="left",
-        show_edge=False,
-        pad_edge=False,
-        header_style="bold",
-    )
-    for col in columns:
-        numeric = bool(set(col.split()) & _NUMERIC)
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
-    return table
+def _terminal_width() -> int | None:
+    """Columns to fit tables in: the terminal's (or `COLUMNS`); None when stdout is not a
+    terminal and `COLUMNS` is unset (pipes get whole lines, so ids never wrap)."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return None
+    return Console(file=sys.stdout).width
 
 
-_NUMERIC = {"CPUS", "MEM", "DISK", "TASKS", "WEIGHT", "FRAMEWORKS"}
+def _table(
+    columns: Sequence[Col],
+    rows: Sequence[Sequence[str]],
+    output: Output = Output.table,
+    title: str | None = None,
+) -> None:
+    """Print a table: fitted to the terminal (`table`) or whole (`wide`)."""
+    width = None if output == Output.wide else _terminal_width()
+    typer.echo(render(columns, rows, width, title, color=sys.stdout.isatty()))
 
 
 def _show(renderable: Any) -> None:
     """Print a rich renderable on stdout, without the trailing blanks of padded cells."""
-    console = _console()
+    console = Console(file=sys.stdout, width=_terminal_width() or 250, highlight=False)
     with console.capture() as captured:
         console.print(renderable)
     typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
@@ -139,19 +146,90 @@ def _resources_text(res: dict[str, float]) -> str:
 
 def _state_style(state: str) -> str:
     return {
-        "TASK_RUNNING": "green",
-        "TASK_FINISHED": "dim",
-        "TASK_FAILED": "red",
-        "TASK_ERROR": "red",
-        "TASK_LOST": "red",
-        "TASK_KILLED": "yellow",
-        "TASK_UNREACHABLE": "magenta",
-        "TASK_STAGING": "cyan",
-        "TASK_STARTING": "cyan",
-    }.get(state, "")
+        "RUNNING": "green",
+        "FINISHED": "dim",
+        "FAILED": "red",
+        "ERROR": "red",
+        "LOST": "red",
+        "KILLED": "yellow",
+        "UNREACHABLE": "magenta",
+        "STAGING": "cyan",
+        "STARTING": "cyan",
+    }.get(state.removeprefix("TASK_"), "")
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON instead of a table.")]
+def _status_style(status: str) -> str:
+    if status in ("yes", "active"):
+        return "green"
+    return "dim" if status == "completed" else "yellow"
+
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the raw JSON instead of a table (= -o json).")
+]
+OutputOpt = Annotated[
+    Output,
+    typer.Option(
+        "--output",
+        "-o",
+        case_sensitive=False,
+        help="table (fits the terminal), wide (every column, whole ids) or json.",
+    ),
+]
+
+
+def _output(output: Output, as_json: bool) -> Output:
+    return Output.json if as_json else output
+
+
+# ----------------------------------------------------------------------------------------------
+# shell completion of ids and names (asks the master; silent when it cannot)
+
+
+def _complete(
+    ctx: typer.Context, incomplete: str, words: Callable[[JsonObject], list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    master = os.environ.get("DCOS_URL", DEFAULT_MASTER)
+    root = ctx.find_root()
+    if isinstance(root.params.get("master"), str):
+        master = root.params["master"]
+    try:
+        with DcosClient(master, timeout=2.0) as client:
+            state = client.state()
+    except (CliError, httpx.HTTPError, OSError):
+        return []
+    seen: dict[str, str] = {}
+    for word, help_ in words(state):
+        if word and word.startswith(incomplete) and word not in seen:
+            seen[word] = help_
+    return sorted(seen.items())
+
+
+def _complete_task(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    def words(state: JsonObject) -> list[tuple[str, str]]:
+        tasks = all_tasks(state)
+        return [(t.id, f"{t.name} {t.state}") for t in tasks] + [
+            (t.name, "task name") for t in tasks
+        ]
+
+    return _complete(ctx, incomplete, words)
+
+
+def _complete_agent(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    def words(state: JsonObject) -> list[tuple[str, str]]:
+        return [(n.id, f"{n.hostname}:{n.port}") for n in nodes(state)] + [
+            (n.hostname, "hostname") for n in nodes(state)
+        ]
+
+    return _complete(ctx, incomplete, words)
+
+
+def _complete_framework(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    def words(state: JsonObject) -> list[tuple[str, str]]:
+        fws = frameworks(state)
+        return [(f.id, f.name) for f in fws] + [(f.name, "framework name") for f in fws]
+
+    return _complete(ctx, incomplete, words)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -163,7 +241,7 @@ app = typer.Typer(
     name="dcos",
     help="Operate a dcos-core cluster: nodes, tasks, frameworks, roles and quota.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -220,21 +298,42 @@ def _root(
     ctx.call_on_close(session.close)
 
 
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+@app.command("completion")
+def completion(
+    shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", case_sensitive=False)],
+) -> None:
+    """Print the shell completion script (commands, options, and ids and names from the master).
+
+    bash: `eval "$(dcos completion bash)"` (or save it under
+    /etc/bash_completion.d/dcos); zsh: `dcos completion zsh > "${fpath[1]}/_dcos"`;
+    fish: `dcos completion fish > ~/.config/fish/completions/dcos.fish`.
+    """
+    typer.echo(get_completion_script(prog_name="dcos", complete_var="_DCOS_COMPLETE", shell=shell))
+
+
 # ----------------------------------------------------------------------------------------------
 # cluster
 
 
 @cluster_app.command("state")
-def cluster_state(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def cluster_state(
+    ctx: typer.Context, as_json: JsonOpt = False, output: OutputOpt = Output.table
+) -> None:
     """Summary: master, version, agents, frameworks, tasks by state, resources."""
     client = _client(ctx)
-    if as_json:
+    if _output(output, as_json) == Output.json:
         _print_json(client.state())
         return
     s = client.summary()
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     grid.add_row("master", f"{s.master_id}  ({s.leader})")
     grid.add_row("url", client.master_url)
     grid.add_row("version", f"{s.version} (dcos-core {s.dcos_core_version})")
@@ -264,45 +363,69 @@ def cluster_state(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @node_app.command("list")
-def node_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def node_list(
+    ctx: typer.Context, as_json: JsonOpt = False, output: OutputOpt = Output.table
+) -> None:
     """The agents: address, status, resources used/total, running tasks."""
     client = _client(ctx)
-    if as_json:
+    out = _output(output, as_json)
+    if out == Output.json:
         _print_json(client.slaves()["slaves"])
         return
     agents: list[Node] = nodes(client.state())
-    table = _table("ID", "ADDRESS", "ACTIVE", "CPUS", "MEM (MiB)", "DISK (MiB)", "TASKS")
-    for n in sorted(agents, key=lambda n: (n.hostname, n.port)):
-        status = (
-            Text("yes", style="green")
-            if n.status == "active"
-            else Text(f"no ({n.status})", style="yellow")
-        )
-        table.add_row(
+    if not agents:
+        typer.echo("no agents are registered")
+        return
+    columns = [
+        Col("ID", kind="short_id"),
+        Col("ADDRESS", fold=True),
+        Col("ACTIVE", style=lambda v: _status_style(v.split()[0])),
+        Col("CPUS", kind="num"),
+        Col("MEM (MiB)", kind="num"),
+        Col("DISK (MiB)", kind="num"),
+        Col("TASKS", kind="num"),
+    ]
+    rows = [
+        [
             n.id,
             f"{n.hostname}:{n.port}",
-            status,
+            "yes" if n.status == "active" else f"no ({n.status})",
             _used(n.cpus),
             _used(n.mem),
             _used(n.disk),
             str(n.tasks),
-        )
-    _show(table if agents else "no agents are registered")
+        ]
+        for n in sorted(agents, key=lambda n: (n.hostname, n.port))
+    ]
+    _table(columns, rows, out)
 
 
-AgentId = Annotated[str, typer.Argument(help="The agent's id (node list).")]
+AgentRef = Annotated[
+    str,
+    typer.Argument(
+        help="The agent: its id, hostname, host:port, an id prefix or the id's end (S0).",
+        autocompletion=_complete_agent,
+    ),
+]
+
+
+def _agent_id(ctx: typer.Context, ref: str) -> str:
+    client = _client(ctx)
+    return resolve_or_keep(lambda: resolve_agent(client.state(), ref), ref, lambda n: n.id)
 
 
 @node_app.command("deactivate")
-def node_deactivate(ctx: typer.Context, agent_id: AgentId) -> None:
+def node_deactivate(ctx: typer.Context, agent: AgentRef) -> None:
     """Stop offering the agent's resources (its tasks keep running)."""
+    agent_id = _agent_id(ctx, agent)
     _client(ctx).deactivate_agent(agent_id)
     typer.echo(f"agent {agent_id} deactivated: no new offers; its tasks keep running")
 
 
 @node_app.command("reactivate")
-def node_reactivate(ctx: typer.Context, agent_id: AgentId) -> None:
+def node_reactivate(ctx: typer.Context, agent: AgentRef) -> None:
     """Offer the agent's resources again (after deactivate or drain)."""
+    agent_id = _agent_id(ctx, agent)
     _client(ctx).reactivate_agent(agent_id)
     typer.echo(f"agent {agent_id} reactivated")
 
@@ -310,7 +433,7 @@ def node_reactivate(ctx: typer.Context, agent_id: AgentId) -> None:
 @node_app.command("drain")
 def node_drain(
     ctx: typer.Context,
-    agent_id: AgentId,
+    agent: AgentRef,
     max_grace_period: Annotated[
         float | None,
         typer.Option(
@@ -325,12 +448,59 @@ def node_drain(
     ] = False,
 ) -> None:
     """Deactivate the agent and kill its tasks (frameworks reschedule them elsewhere)."""
+    agent_id = _agent_id(ctx, agent)
     _client(ctx).drain_agent(agent_id, max_grace_period, mark_gone)
     typer.echo(f"agent {agent_id} is draining: no new offers, its tasks are being killed")
 
 
 # ----------------------------------------------------------------------------------------------
 # task
+
+
+def _task_columns(wide: bool, universe: Sequence[str] = ()) -> list[Col]:
+    state = Col("STATE", kind="state", style=_state_style)
+    if not wide:
+        return [
+            Col("ID", kind="task_id", universe=universe),
+            Col("NAME", fold=True),
+            state,
+            Col("FRAMEWORK", kind="short_id"),
+            Col("AGENT", kind="short_id"),
+            Col("MESSAGE", fold=True),
+        ]
+    return [
+        Col("ID"),
+        Col("NAME"),
+        state,
+        Col("FRAMEWORK"),
+        Col("FRAMEWORK NAME"),
+        Col("AGENT"),
+        Col("HOST"),
+        Col("CPUS", kind="num"),
+        Col("MEM (MiB)", kind="num"),
+        Col("SOURCE"),
+        Col("REASON"),
+        Col("MESSAGE"),
+    ]
+
+
+def _task_row(t: Task, wide: bool, fw_names: dict[str, str], hosts: dict[str, str]) -> list[str]:
+    if not wide:
+        return [t.id, t.name, t.state, t.framework_id, t.agent_id, t.why]
+    return [
+        t.id,
+        t.name,
+        t.state,
+        t.framework_id,
+        fw_names.get(t.framework_id, ""),
+        t.agent_id,
+        hosts.get(t.agent_id, ""),
+        _num(t.cpus),
+        _num(t.mem),
+        t.source.removeprefix("SOURCE_"),
+        t.reason,
+        t.message,
+    ]
 
 
 @task_app.command("list")
@@ -341,31 +511,52 @@ def task_list(
     ] = False,
     framework: Annotated[
         str | None,
-        typer.Option("--framework", metavar="ID", help="Only the tasks of this framework."),
+        typer.Option(
+            "--framework",
+            metavar="FRAMEWORK",
+            help="Only the tasks of this framework (id, name or id prefix).",
+            autocompletion=_complete_framework,
+        ),
     ] = None,
     as_json: JsonOpt = False,
+    output: OutputOpt = Output.table,
 ) -> None:
-    """Tasks (running and unreachable; completed too with --all)."""
-    tasks: list[Task] = all_tasks(_client(ctx).state(), include_completed=include_all)
+    """Tasks (running and unreachable; completed too with --all), with the message and reason
+    of each task's last status update (why it failed or was killed)."""
+    state = _client(ctx).state()
+    tasks: list[Task] = all_tasks(state, include_completed=include_all)
     if framework is not None:
-        tasks = [t for t in tasks if t.framework_id == framework]
-    if as_json:
+        fid = resolve_or_keep(
+            lambda: resolve_framework(state, framework, include_completed=True),
+            framework,
+            lambda f: f.id,
+        )
+        tasks = [t for t in tasks if t.framework_id == fid]
+    out = _output(output, as_json)
+    if out == Output.json:
         _print_json([t.raw for t in tasks])
         return
-    table = _table("ID", "NAME", "FRAMEWORK", "AGENT", "STATE")
-    for t in tasks:
-        table.add_row(
-            t.id, t.name, t.framework_id, t.agent_id, Text(t.state, style=_state_style(t.state))
-        )
-    _show(
-        table if tasks else "no tasks" + ("" if include_all else " (--all shows completed tasks)")
-    )
+    if not tasks:
+        typer.echo("no tasks" + ("" if include_all else " (--all shows completed tasks)"))
+        return
+    wide = out == Output.wide
+    fw_names = {f.id: f.name for f in frameworks(state, include_completed=True)}
+    hosts = {n.id: f"{n.hostname}:{n.port}" for n in nodes(state)}
+    rows = [_task_row(t, wide, fw_names, hosts) for t in tasks]
+    every_id = [t.id for t in all_tasks(state)]  # a shortened id must name one task of all
+    _table(_task_columns(wide, every_id), rows, out)
 
 
 @task_app.command("log")
 def task_log(
     ctx: typer.Context,
-    task_id: Annotated[str, typer.Argument(help="The task's id (task list).")],
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="The task: its id, an id prefix, its name or its Marathon app id (web, /web).",
+            autocompletion=_complete_task,
+        ),
+    ],
     stderr: Annotated[bool, typer.Option("--stderr", help="Read stderr, not stdout.")] = False,
     lines: Annotated[
         int | None, typer.Option("--lines", "-n", metavar="N", min=0, help="Only the last N lines.")
@@ -376,7 +567,9 @@ def task_log(
 ) -> None:
     """Print a task's stdout (or stderr) from its sandbox on the agent."""
     client = _client(ctx)
-    box_ = client.sandbox(task_id)
+    state = client.state()
+    found = resolve_task(state, task)
+    box_ = client.sandbox(found, state)
     path = f"{box_.directory}/{'stderr' if stderr else 'stdout'}"
     text, offset = client.tail(box_.agent_url, path, lines)
     typer.echo(text, nl=False)
@@ -393,13 +586,21 @@ def task_log(
                 return
             else:
                 time.sleep(0.5)
-                done = client.find_task(task_id).terminal
+                done = client.find_task(found.id).terminal
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
 
 # ----------------------------------------------------------------------------------------------
 # framework
+
+
+def _framework_status(f: Framework) -> str:
+    if f.completed:
+        return "completed"
+    if f.active:
+        return "active"
+    return "inactive" if f.connected else "disconnected"
 
 
 @framework_app.command("list")
@@ -409,46 +610,80 @@ def framework_list(
         bool, typer.Option("--all", "-a", help="Include completed (torn down) frameworks.")
     ] = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = Output.table,
 ) -> None:
     """Frameworks: roles, state, running tasks, resources used."""
     fws = frameworks(_client(ctx).state(), include_completed=include_all)
-    if as_json:
+    out = _output(output, as_json)
+    if out == Output.json:
         _print_json([f.raw for f in fws])
         return
-    table = _table("ID", "NAME", "ROLES", "STATE", "TASKS", "CPUS", "MEM (MiB)")
+    if not fws:
+        typer.echo("no frameworks are registered")
+        return
+    wide = out == Output.wide
+    columns = [
+        Col("ID", kind="short_id"),
+        Col("NAME", fold=True),
+        Col("ROLES", fold=True),
+        Col("STATE", style=_status_style),
+        Col("TASKS", kind="num"),
+        Col("CPUS", kind="num"),
+        Col("MEM (MiB)", kind="num"),
+    ]
+    if wide:
+        columns += [Col("HOSTNAME"), Col("WEB UI")]
+    rows = []
     for f in fws:
-        if f.completed:
-            status = Text("completed", style="dim")
-        elif f.active:
-            status = Text("active", style="green")
-        else:
-            status = Text("inactive" if f.connected else "disconnected", style="yellow")
-        table.add_row(
-            f.id, f.name, ",".join(f.roles), status, str(f.tasks), _num(f.cpus), _num(f.mem)
-        )
-    _show(table if fws else "no frameworks are registered")
+        row = [
+            f.id,
+            f.name,
+            ",".join(f.roles),
+            _framework_status(f),
+            str(f.tasks),
+            _num(f.cpus),
+            _num(f.mem),
+        ]
+        if wide:
+            row += [str(f.raw.get("hostname") or ""), str(f.raw.get("webui_url") or "")]
+        rows.append(row)
+    _table(columns, rows, out)
+
+
+FrameworkRef = Annotated[
+    str,
+    typer.Argument(
+        help="The framework: its id, its name (marathon), an id prefix or the id's end (0000).",
+        autocompletion=_complete_framework,
+    ),
+]
+
+
+def _framework_id(ctx: typer.Context, ref: str) -> str:
+    client = _client(ctx)
+    return resolve_or_keep(lambda: resolve_framework(client.state(), ref), ref, lambda f: f.id)
 
 
 @framework_app.command("teardown")
-def framework_teardown(
-    ctx: typer.Context,
-    framework_id: Annotated[str, typer.Argument(help="The framework's id (framework list).")],
-) -> None:
+def framework_teardown(ctx: typer.Context, framework: FrameworkRef) -> None:
     """Remove a framework and kill all its tasks."""
+    framework_id = _framework_id(ctx, framework)
     _client(ctx).teardown(framework_id)
     typer.echo(f"framework {framework_id} torn down")
 
 
 _REASONS = {
     "NO_AGENTS": "no agent is registered and active",
-    "NO_AGENT_FITS": "no agent had unallocated resources for the role",
+    "NO_AGENT_FITS": "nothing is free on the agents (used by tasks or offered to others)",
     "INACTIVE": "the framework is inactive (disconnected)",
     "SUPPRESSED": "the framework suppressed offers for the role",
-    "FILTERED": "its refuse filters (declines) hide the agents with resources",
+    "INSUFFICIENT_RESOURCES": "too little is left on the agents for its tasks (it declined it)",
+    "FILTERED": "it declined whole unused agents (its refuse filters hide them)",
     "QUOTA_LIMIT": "the role reached its quota limit",
     "QUOTA_HEADROOM": "free resources are held back for other roles' quota guarantees",
     "MIN_ALLOCATABLE": "what is left is below the minimum allocatable resources",
     "RESERVED_FOR_OTHER_ROLE": "free resources are reserved for other roles",
+    "LOWER_SHARE_FIRST": "roles or frameworks with a lower share took the free resources first",
 }
 
 
@@ -459,42 +694,93 @@ def _ago(at: Any) -> str:
     return f"{secs:.0f}s ago" if secs < 120 else f"{secs / 60:.0f}m ago"
 
 
+def _free_text(free: Any) -> str:
+    if not isinstance(free, dict):
+        return "-"
+    parts = [
+        f"{name} {_num(float(free[name]))}"
+        for name in ("cpus", "mem", "disk", "gpus")
+        if isinstance(free.get(name), int | float)
+    ]
+    return ", ".join(parts) or "nothing"
+
+
 @framework_app.command("why")
 def framework_why(
     ctx: typer.Context,
-    framework_id: Annotated[str, typer.Argument(help="The framework's id (framework list).")],
+    framework: FrameworkRef,
     as_json: JsonOpt = False,
+    output: OutputOpt = Output.table,
 ) -> None:
-    """Why the framework got no offers in the last allocation cycle, per role."""
-    why = _client(ctx).allocation(framework_id)
-    if as_json:
+    """Why the framework got no offers in the last allocation cycle: per role the reason that
+    blocks it, and per agent what blocks it there (what is free, what it declined)."""
+    client = _client(ctx)
+    state = client.state()
+    try:
+        fw: Framework | None = resolve_framework(state, framework)
+    except NotFound:
+        fw = None  # the master says it in its own words
+    framework_id = fw.id if fw is not None else framework
+    why = client.allocation(framework_id)
+    out = _output(output, as_json)
+    if out == Output.json:
         _print_json(why)
         return
+    label = f"{framework_id} ({fw.name})" if fw is not None and fw.name else framework_id
     roles: dict[str, Any] = why.get("roles") or {}
     if not roles:
+        held = len(fw.raw.get("offers") or []) if fw is not None else 0
         typer.echo(
-            f"framework {framework_id}: nothing held it back in the last allocation "
-            "cycle (it got offers, or there was nothing to offer)"
+            f"framework {label}: nothing held it back in the last allocation cycle "
+            + (
+                f"(it holds {held} offer(s) now; if it declines them, the next cycle says why)"
+                if held
+                else "(it got offers, or there was nothing to offer)"
+            )
         )
         return
-    table = _table(
-        "ROLE",
-        "REASON",
-        "EXPLANATION",
-        "DETAIL",
-        "SINCE",
-        title=f"framework {framework_id} got no offers for:",
-    )
-    for role, r in sorted(roles.items()):
-        reason = str(r.get("reason", ""))
-        table.add_row(
+    columns = [
+        Col("ROLE"),
+        Col("REASON", style=lambda _v: "yellow"),
+        Col("EXPLANATION", fold=True),
+        Col("DETAIL", fold=True),
+        Col("SINCE"),
+    ]
+    rows = [
+        [
             role,
-            Text(reason, style="yellow"),
-            _REASONS.get(reason, ""),
+            str(r.get("reason", "")),
+            _REASONS.get(str(r.get("reason", "")), ""),
             str(r.get("detail") or ""),
             _ago(r.get("at")),
-        )
-    _show(table)
+        ]
+        for role, r in sorted(roles.items())
+    ]
+    _table(columns, rows, out, title=f"framework {label} got no offers for:")
+    agent_columns = [
+        Col("ROLE"),
+        Col("AGENT", kind="short_id"),
+        Col("ADDRESS"),
+        Col("REASON", style=lambda _v: "yellow"),
+        Col("FREE", fold=True),
+        Col("DETAIL", fold=True),
+    ]
+    agent_rows = [
+        [
+            role,
+            str(a.get("agent_id", "")),
+            str(a.get("address") or a.get("hostname") or ""),
+            str(a.get("reason", "")),
+            _free_text(a.get("free")),
+            str(a.get("detail") or ""),
+        ]
+        for role, r in sorted(roles.items())
+        for a in (r.get("agents") or [])
+        if isinstance(a, dict)
+    ]
+    if agent_rows:
+        typer.echo("")
+        _table(agent_columns, agent_rows, out, title="per agent:")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -502,18 +788,30 @@ def framework_why(
 
 
 @role_app.command("list")
-def role_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def role_list(
+    ctx: typer.Context, as_json: JsonOpt = False, output: OutputOpt = Output.table
+) -> None:
     """Roles: weight, frameworks, allocated resources, quota."""
     raw = _client(ctx).get_roles()
-    if as_json:
+    out = _output(output, as_json)
+    if out == Output.json:
         _print_json(raw)
         return
     roles = [Role.from_v1(r) for r in raw]
-    table = _table(
-        "ROLE", "WEIGHT", "FRAMEWORKS", "ALLOC CPUS", "ALLOC MEM (MiB)", "GUARANTEE", "LIMIT"
-    )
-    for r in roles:
-        table.add_row(
+    if not roles:
+        typer.echo("no roles")
+        return
+    columns = [
+        Col("ROLE", fold=True),
+        Col("WEIGHT", kind="num"),
+        Col("FRAMEWORKS", kind="num"),
+        Col("ALLOC CPUS", kind="num"),
+        Col("ALLOC MEM (MiB)", kind="num"),
+        Col("GUARANTEE", fold=True),
+        Col("LIMIT", fold=True),
+    ]
+    rows = [
+        [
             r.name,
             _num(r.weight),
             str(r.frameworks),
@@ -521,8 +819,10 @@ def role_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             _num(r.mem),
             _resources_text(r.quota.guarantees) if r.quota else "-",
             _resources_text(r.quota.limits) if r.quota else "-",
-        )
-    _show(table if roles else "no roles")
+        ]
+        for r in roles
+    ]
+    _table(columns, rows, out)
 
 
 @role_app.command("weight")
@@ -593,26 +893,41 @@ def quota_remove(
 
 
 @quota_app.command("list")
-def quota_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def quota_list(
+    ctx: typer.Context, as_json: JsonOpt = False, output: OutputOpt = Output.table
+) -> None:
     """Quota configured per role."""
     client = _client(ctx)
     raw = client.get_quota()
-    if as_json:
+    out = _output(output, as_json)
+    if out == Output.json:
         _print_json(raw)
         return
     configs = [QuotaConfig.from_v1(c) for c in raw]
+    if not configs:
+        typer.echo("no quota is set")
+        return
     allocated = {r.name: r for r in (Role.from_v1(x) for x in client.get_roles())}
-    table = _table("ROLE", "GUARANTEE", "LIMIT", "ALLOC CPUS", "ALLOC MEM (MiB)")
+    columns = [
+        Col("ROLE", fold=True),
+        Col("GUARANTEE", fold=True),
+        Col("LIMIT", fold=True),
+        Col("ALLOC CPUS", kind="num"),
+        Col("ALLOC MEM (MiB)", kind="num"),
+    ]
+    rows = []
     for q in configs:
         r = allocated.get(q.role)
-        table.add_row(
-            q.role,
-            _resources_text(q.guarantees),
-            _resources_text(q.limits),
-            _num(r.cpus) if r else "0",
-            _num(r.mem) if r else "0",
+        rows.append(
+            [
+                q.role,
+                _resources_text(q.guarantees),
+                _resources_text(q.limits),
+                _num(r.cpus) if r else "0",
+                _num(r.mem) if r else "0",
+            ]
         )
-    _show(table if configs else "no quota is set")
+    _table(columns, rows, out)
 
 
 def main() -> None:

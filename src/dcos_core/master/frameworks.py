@@ -182,6 +182,17 @@ class FrameworkCalls(MasterCore):
         for task in list(fw.tasks.values()):
             if not task.state.terminal or task.state == TaskState.LOST:
                 task.state = TaskState.KILLED
+                task.statuses.append(  # as Mesos: the master's TASK_KILLED says why
+                    task_status(
+                        task.task_id,
+                        TaskState.KILLED,
+                        agent_id=task.agent_id,
+                        timestamp=self.clock.time(),
+                        source="SOURCE_MASTER",
+                        reason="REASON_FRAMEWORK_REMOVED",
+                        message=f"Framework {fid} removed ({why})",
+                    )
+                )
             self._finish_task(fw, task, recover=False)
         for aid in agents_with_tasks:
             agent = self.agents.get(aid)
