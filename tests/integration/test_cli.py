@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -542,3 +543,57 @@ def test_framework_teardown(cluster: Cluster, sched: RawScheduler) -> None:
     assert f"Framework {fid} removed (TEARDOWN) (FRAMEWORK_REMOVED)" in row
     assert "t-cli" not in ok(cluster, "task", "list")
     sched.framework_id = None  # already torn down
+
+
+# ----------------------------------------------------------------------------------------------
+# the session: Marathon apps by name, and why an app that does not fit waits
+
+
+@pytest.fixture
+def marathon_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(tmp_path, agent_resources="cpus:2;mem:2048;disk:1024;ports:[31000-31999]")
+    try:
+        c.start(agents=2)
+        c.start_marathon()
+        yield c
+    except BaseException:
+        print(c.logs())
+        raise
+    finally:
+        c.stop()
+
+
+def test_marathon_apps_by_name_and_why_one_waits(marathon_cluster: Cluster) -> None:
+    c = marathon_cluster
+    apps = [
+        {"id": "/web", "cpus": 0.1, "cmd": "echo hello-from-web; sleep 1000"},
+        {"id": "/fill", "cpus": 1.4, "instances": 2, "cmd": "sleep 1000"},
+    ]
+    for app_ in apps:
+        r = c.http.post(f"{c.marathon_url}/v2/apps", json={"mem": 32, **app_})
+        assert r.status_code == 201, r.text
+
+    def running() -> int:
+        return sum(
+            t["state"] == "TASK_RUNNING" for f in c.state()["frameworks"] for t in f["tasks"]
+        )
+
+    wait_for(lambda: running() == 3, 30, "3 tasks running")
+    for ref in ("web", "/web"):  # `dcos task log web` was "not known"
+        wait_for(lambda r=ref: "hello-from-web" in ok(c, "task", "log", r), 10, "web's stdout")
+    result = dcos(c, "task", "log", "fill")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("dcos: task 'fill' is ambiguous: it names 2 tasks:")
+    # /big needs 1 cpu; the agents have 0.5 and 0.6 left: Marathon declines what it is offered
+    r = c.http.post(
+        f"{c.marathon_url}/v2/apps", json={"id": "/big", "cpus": 1, "mem": 32, "cmd": "sleep 9"}
+    )
+    assert r.status_code == 201, r.text
+    out = wait_for(
+        lambda: "INSUFFICIENT_RESOURCES" in (o := ok(c, "framework", "why", "marathon")) and o,
+        20,
+        "marathon held back by insufficient cpus",
+    )
+    assert "(marathon) got no offers for:" in out
+    assert "insufficient cpus on 2 agent(s)" in out
+    assert "FILTERED" not in out

@@ -694,6 +694,15 @@ def _ago(at: Any) -> str:
     return f"{secs:.0f}s ago" if secs < 120 else f"{secs / 60:.0f}m ago"
 
 
+def _allocation_interval(state: JsonObject) -> float:
+    """The master's `--allocation-interval` from its flags (`"1.0secs"`), 1 s if unknown."""
+    text = str((state.get("flags") or {}).get("allocation_interval", "1")).removesuffix("secs")
+    try:
+        return max(0.05, float(text))
+    except ValueError:
+        return 1.0
+
+
 def _free_text(free: Any) -> str:
     if not isinstance(free, dict):
         return "-"
@@ -728,6 +737,13 @@ def framework_why(
         return
     label = f"{framework_id} ({fw.name})" if fw is not None and fw.name else framework_id
     roles: dict[str, Any] = why.get("roles") or {}
+    # A framework that declines what it is offered (Marathon waiting for room) gets offers every
+    # other cycle: look at the next cycles too before saying nothing holds it back.
+    deadline = time.monotonic() + min(3.0, 2 * _allocation_interval(state) + 0.2)
+    while not roles and time.monotonic() < deadline:
+        time.sleep(0.2)
+        why = client.allocation(framework_id)
+        roles = why.get("roles") or {}
     if not roles:
         held = len(fw.raw.get("offers") or []) if fw is not None else 0
         typer.echo(
