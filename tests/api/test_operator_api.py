@@ -5,7 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 
 from tests.cluster import Cluster, RawScheduler, task_info, wait_for
@@ -257,3 +260,108 @@ def test_internal_endpoints_reject_bad_bodies_with_400(cluster: Cluster) -> None
     assert r.json()["field"].startswith("agent_info")
     r = cluster.http.post(f"{cluster.url}/internal/agent/heartbeat", json={"agent_id": "ghost"})
     assert r.status_code == 404
+
+
+# ---- MARK_AGENT_GONE (its own cluster: it removes an agent for good) -----------------------------
+
+
+@pytest.fixture
+def gone_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(tmp_path)
+    try:
+        c.start(agents=1)
+        yield c
+    finally:
+        c.stop()
+
+
+def _launch(s: RawScheduler, task_id: str) -> None:
+    offer = s.wait_offers()[0]
+    s.launch(offer, [task_info(task_id, offer, "sleep 600")], refuse_seconds=3600)
+    s.wait_update(task_id, "TASK_RUNNING")
+
+
+def _tasks_by_id(state: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    return {t["id"]: t for fw in state["frameworks"] for t in fw[key]}
+
+
+def test_mark_agent_gone_ends_its_tasks_refuses_it_and_survives_a_master_restart(
+    gone_cluster: Cluster,
+) -> None:
+    c = gone_cluster
+    gone = _agent_id(c, 0)
+    aware = RawScheduler(c.master_addr)  # PARTITION_AWARE
+    aware.subscribe()
+    legacy = RawScheduler(c.master_addr, {"user": "root", "name": "legacy"})
+    legacy.subscribe()
+    _launch(aware, "aware-task")
+    _launch(legacy, "legacy-task")
+    c.start_agent()
+    c.wait_agents(2)
+    kept = _agent_id(c, 1)
+    agent_pid = c.agents[0].pid
+
+    r = c.operator({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": gone}}})
+    assert r.status_code == 200, r.text
+
+    # Frameworks are told: partition-aware ones see TASK_GONE_BY_OPERATOR, others TASK_LOST.
+    st = aware.wait_update("aware-task", "TASK_GONE_BY_OPERATOR")
+    assert st["reason"] == "REASON_AGENT_REMOVED_BY_OPERATOR" and gone in st["message"]
+    legacy.wait_update("legacy-task", "TASK_LOST")
+    aware.wait_event(lambda e: e["type"] == "FAILURE" and e["failure"]["agent_id"]["value"] == gone)
+    state = c.state()
+    assert gone not in [a["id"] for a in state["slaves"]]
+    done = _tasks_by_id(state, "completed_tasks")
+    assert done["aware-task"]["state"] == "TASK_GONE_BY_OPERATOR"
+    assert done["legacy-task"]["state"] == "TASK_GONE_BY_OPERATOR"
+    assert not _tasks_by_id(state, "tasks")
+
+    # No more offers of the gone agent: only the other one is offered.
+    legacy.send("TEARDOWN")
+    legacy.close()
+    aware.decline_held_offers(0.1)
+    aware.send("REVIVE")
+    for _ in range(3):
+        offers = aware.wait_offers()
+        assert {o["agent_id"]["value"] for o in offers} == {kept}
+        aware.send(
+            "DECLINE",
+            {"offer_ids": [o["id"] for o in offers], "filters": {"refuse_seconds": 0.2}},
+        )
+
+    # The agent itself hears it at its next heartbeat: it is refused, kills its tasks, exits.
+    wait_for(lambda: not c.agents[0].alive(), 30, "the gone agent to shut down")
+    assert agent_pid not in {p.pid for p in psutil.process_iter()}
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "600"]
+    ]
+
+    # Marking it again is a no-op; an unknown agent is a 404 naming it; a bad body is a 400.
+    again = {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": gone}}}
+    assert c.operator(again).status_code == 200
+    nope = c.operator(
+        {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": "no-such-agent"}}}
+    )
+    assert nope.status_code == 404 and "no-such-agent" in nope.text
+    assert c.operator({"type": "MARK_AGENT_GONE"}).status_code == 400
+    aware.close()
+
+    # The registry remembers: after a master restart the gone agent stays refused.
+    assert c.master is not None
+    c.master.stop()
+    c.start_master()
+    r = c.http.post(
+        f"{c.url}/internal/agent/register",
+        json={"agent_info": {"id": gone, "hostname": "127.0.0.1", "port": 1, "resources": []}},
+    )
+    assert r.status_code == 403 and gone in r.json()["message"]
+    assert "marked gone" in r.json()["message"]
+    c.wait_agents(1)
+    state = c.state()
+    assert gone not in [a["id"] for a in state["slaves"] + state["recovered_slaves"]]
+    assert c.operator(again).status_code == 200
+
+    # Restarted on its work dir, the shut-down agent joins again, as a new agent.
+    c.start_agent(0)
+    slaves = c.wait_agents(2)
+    assert gone not in [a["id"] for a in slaves]

@@ -123,6 +123,11 @@ class Checkpointer:
             if not any(tasks.iterdir()):
                 shutil.rmtree(self._framework_dir(framework_id), ignore_errors=True)
 
+    def forget_agent(self) -> None:
+        """Forget the agent id: the next start registers as a new agent."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / "agent.json").unlink()
+
     def clear(self) -> None:
         """Forget every task (`--recover=cleanup`); the agent id is kept."""
         shutil.rmtree(self.root / "frameworks", ignore_errors=True)

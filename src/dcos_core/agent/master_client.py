@@ -2,11 +2,13 @@
 
 Outcomes callers act on:
 * `UnknownAgentError` (404): the master does not know this agent id -> re-register with it;
+* `AgentRefusedError` (403): the master will not have this agent (marked gone) -> shut down;
 * `MasterUnavailableError`: connection refused, timeout, 5xx or an unexpected answer -> back off.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -18,6 +20,10 @@ from dcos_core.protocol.internal import Heartbeat, RegisterAgent, RegisteredAgen
 
 class UnknownAgentError(NotFoundError):
     """The master answered 404: it forgot this agent (restart) or removed it."""
+
+
+class AgentRefusedError(DcosError):
+    """The master answered 403: this agent was marked gone and must shut down (Mesos)."""
 
 
 class MasterUnavailableError(DcosError):
@@ -68,6 +74,8 @@ class HttpMasterClient:
             raise MasterUnavailableError(f"POST {path}: {e}") from None
         if resp.status == 404:
             raise UnknownAgentError(f"POST {path}: master does not know this agent")
+        if resp.status == 403:
+            raise AgentRefusedError(_message(resp))
         if resp.status >= 300:
             raise MasterUnavailableError(f"POST {path}: HTTP {resp.status}: {resp.text[:200]}")
         return resp
@@ -87,6 +95,14 @@ class HttpMasterClient:
 
     async def close(self) -> None:
         await self._http.close()
+
+
+def _message(resp: Response) -> str:
+    try:
+        body = json.loads(resp.body)
+    except ValueError:
+        return resp.text[:500]
+    return str(body.get("message", body))[:500] if isinstance(body, dict) else resp.text[:500]
 
 
 class InMemoryMasterClient:

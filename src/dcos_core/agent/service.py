@@ -22,7 +22,7 @@ from typing import Any, Final
 from dcos_core import __version__
 from dcos_core.agent.checkpoint import Checkpointer
 from dcos_core.agent.executor import CommandExecutor, ExecutorContext
-from dcos_core.agent.master_client import MasterClient, UnknownAgentError
+from dcos_core.agent.master_client import AgentRefusedError, MasterClient, UnknownAgentError
 from dcos_core.agent.status_updates import StatusUpdateManager
 from dcos_core.clock import Clock
 from dcos_core.containerizer.base import Containerizer
@@ -159,6 +159,9 @@ class Agent:
             msg = self.register_message()
             try:
                 reg = await self.master.register(msg)
+            except AgentRefusedError as e:
+                await self._shut_down(str(e))
+                raise
             except DcosError as e:
                 log.warning("registration with the master failed (%s); retry in %.1f s", e, delay)
                 await asyncio.sleep(delay)
@@ -175,6 +178,25 @@ class Agent:
             log.info("%s with master %s as agent %s", verb, reg.master_id, reg.agent_id)
             self.updates.resend_all()
             return reg.heartbeat_interval_seconds
+
+    async def _shut_down(self, why: str) -> None:
+        """The master refuses this agent for good (the operator marked it gone): kill every task
+        and forget the agent id and the checkpoints, so that a restart joins as a new agent
+        (Mesos removes its `latest` agent directory the same way)."""
+        log.error("the master refuses this agent (%s): killing every task and shutting down", why)
+        self._stopping = True
+        self.registered = False
+        grace = min(self.config.executor_shutdown_grace_period, _STOP_GRACE_MAX)
+        policy = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
+        entries = list(self.tasks.values())
+        kills = [e.executor.kill(policy) for e in entries]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), grace + 2)
+        runners = [e.runner for e in entries if e.runner is not None]
+        if runners:
+            await asyncio.wait(runners, timeout=1.0)
+        await asyncio.to_thread(self.checkpoints.clear)
+        await asyncio.to_thread(self.checkpoints.forget_agent)
 
     def register_message(self) -> RegisterAgent:
         """The RegisterAgent body: first time without id, later with the id and every task."""

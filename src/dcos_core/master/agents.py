@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dcos_core.errors import InvalidError, NotFoundError
+from dcos_core.errors import ForbiddenError, InvalidError, NotFoundError
 from dcos_core.ids import validate_id
 from dcos_core.master import wire
 from dcos_core.master.core import STATUSES_KEPT, MasterCore
@@ -44,6 +44,12 @@ class AgentCalls(MasterCore):
         agent = self.agents.get(aid) if aid else None
         if aid:
             validate_id(aid, "agent_info.id")
+            if agent is None and self.registry.is_gone(aid):
+                self._count("master/slave_reregistrations_refused")
+                raise ForbiddenError(
+                    f"Agent {aid} was marked gone by the operator and may not re-register: "
+                    "shut it down (it joins again as a new agent once its work dir is cleaned)"
+                )
         if agent is not None:
             if agent.connected and not agent.recovered:
                 self.allocator.remove_agent(agent.agent_id)

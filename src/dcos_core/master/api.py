@@ -183,6 +183,7 @@ def create_master_app(master: Master) -> FastAPI:
         "DRAIN_AGENT": master.drain_agent,
         "DEACTIVATE_AGENT": master.deactivate_agent,
         "REACTIVATE_AGENT": master.reactivate_agent,
+        "MARK_AGENT_GONE": master.mark_agent_gone,
     }
 
     @app.post("/api/v1")

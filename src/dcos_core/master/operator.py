@@ -9,12 +9,9 @@ from typing import Any
 from dcos_core.allocator import Quota
 from dcos_core.errors import ConflictError, InvalidError, NotFoundError
 from dcos_core.master.core import MasterCore
-from dcos_core.master.entries import (
-    AgentEntry,
-)
-from dcos_core.protocol.internal import (
-    KillTask,
-)
+from dcos_core.master.entries import AgentEntry
+from dcos_core.model.task import TaskState
+from dcos_core.protocol.internal import KillTask
 from dcos_core.protocol.v1 import unwrap, wrap
 from dcos_core.resources import UNRESERVED, Resources, to_millis, validate_role
 
@@ -22,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class OperatorCalls(MasterCore):
-    """Operators: agent maintenance (deactivate, drain), weights and quota."""
+    """Operators: agent maintenance (deactivate, drain, mark gone), weights and quota."""
 
     def _agent(self, body: dict[str, Any], key: str) -> AgentEntry:
         part = body.get(key)
@@ -154,14 +151,78 @@ class OperatorCalls(MasterCore):
             total = total + agent.total.reserved(role).scalar_part()
         return total
 
-    def _mark_gone(self, agent: AgentEntry) -> None:
-        if agent.connected:
-            self.allocator.remove_agent(agent.agent_id)
-        self.agents.pop(agent.agent_id, None)
-        self.registry.remove_agent(agent.agent_id)
-        self._operator_event(
-            {"type": "AGENT_REMOVED", "agent_removed": {"agent_id": wrap(agent.agent_id)}}
+    def mark_agent_gone(self, body: dict[str, Any]) -> None:
+        """MARK_AGENT_GONE: the operator asserts the agent is gone for good (Mesos semantics).
+
+        The agent is recorded as gone in the registry (it stays refused after a master restart),
+        its tasks become TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks that are not
+        partition-aware), its offers are rescinded and it gets no more. Marking an agent that is
+        already gone again is a no-op; an agent the master never knew is a 404.
+        """
+        part = body.get("mark_agent_gone")
+        if not isinstance(part, dict):
+            raise InvalidError("Expecting 'mark_agent_gone' to be present", "mark_agent_gone")
+        aid = unwrap(part.get("agent_id"), "mark_agent_gone.agent_id")
+        agent = self.agents.get(aid)
+        if agent is None:
+            if self.registry.is_gone(aid):
+                log.info("agent %s is already marked gone", aid)
+                return
+            raise NotFoundError(f"Agent {aid} is not known")
+        self._mark_gone(agent, f"Agent {aid} was marked gone by the operator")
+
+    def _mark_gone(self, agent: AgentEntry, why: str | None = None) -> None:
+        """Remove the agent for good: registry first (if that fails, nothing has changed).
+
+        Also the end of a DRAIN_AGENT with `mark_gone` (then `why` is None)."""
+        aid = agent.agent_id
+        why = why or f"Agent {aid} was drained and marked gone by the operator"
+        self.registry.mark_gone(
+            aid,
+            {
+                "hostname": agent.hostname,
+                "ip": agent.ip,
+                "port": agent.port,
+                "gone_time": self.clock.time(),
+            },
         )
+        log.warning("agent %s (%s) is gone: %s", aid, agent.address, why)
+        for offer in [o for o in self.offers.values() if o.agent_id == aid]:
+            self._drop_offer(offer, rescind=True)
+        if agent.connected:
+            self.allocator.remove_agent(aid)
+        agent.connected = False
+        for key, task in list(agent.tasks.items()):
+            fw = self.frameworks.get(task.framework_id)
+            if fw is None:
+                agent.tasks.pop(key, None)
+                continue
+            task.state = TaskState.GONE_BY_OPERATOR
+            status = self._master_update(
+                fw,
+                task.task_id,
+                TaskState.GONE_BY_OPERATOR,
+                aid,
+                "REASON_AGENT_REMOVED_BY_OPERATOR",
+                why,
+            )
+            task.statuses.append(status)
+            self._operator_event(
+                {
+                    "type": "TASK_UPDATED",
+                    "task_updated": {
+                        "framework_id": wrap(fw.framework_id),
+                        "status": status,
+                        "state": task.state.value,
+                    },
+                }
+            )
+            self._finish_task(fw, task, recover=False)
+        for fid in list(self.streams):
+            self._send(fid, {"type": "FAILURE", "failure": {"agent_id": wrap(aid)}})
+        self.agents.pop(aid, None)
+        self._operator_event({"type": "AGENT_REMOVED", "agent_removed": {"agent_id": wrap(aid)}})
+        self._count("master/slave_removals")
 
 
 def _scalar_map(r: Resources) -> dict[str, dict[str, float]]:
