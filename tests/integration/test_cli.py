@@ -500,6 +500,8 @@ def test_framework_why_names_the_blocking_resource(cluster: Cluster, sched: RawS
         assert (why["reason"], why["scarce"]) == ("INSUFFICIENT_RESOURCES", "cpus")
         assert sorted(a["agent_id"] for a in why["agents"]) == sorted(offers)
         assert all(a["free"]["cpus"] == 0.3 for a in why["agents"])
+        ports = {str(s_["port"]) for s_ in cluster.state()["slaves"]}
+        assert {a["address"].split(":")[1] for a in why["agents"]} == ports
         narrow = ok(cluster, "framework", "why", "cli-needy", columns=80)
         assert max(len(line) for line in narrow.splitlines()) <= 80
         assert "INSUFFICIENT_RESOURCES" in narrow
