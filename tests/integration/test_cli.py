@@ -599,3 +599,26 @@ def test_marathon_apps_by_name_and_why_one_waits(marathon_cluster: Cluster) -> N
     assert "(marathon) got no offers for:" in out
     assert "insufficient cpus on 2 agent(s)" in out
     assert "FILTERED" not in out
+
+
+def test_node_decommission_marks_the_agent_gone(tmp_path: Path) -> None:
+    c = Cluster(tmp_path)
+    try:
+        c.start(agents=2)
+        s = RawScheduler(c.master_addr)
+        s.subscribe()
+        offer = s.wait_offers()[0]
+        victim = offer["agent_id"]["value"]
+        s.launch(offer, [task_info("t-gone", offer, "sleep 300")])
+        s.wait_update("t-gone", "TASK_RUNNING")
+        out = ok(c, "node", "decommission", victim.rsplit("-", 1)[1])  # S0 or S1 will do
+        assert f"agent {victim} has been marked as gone" in out
+        status = s.wait_update("t-gone", "TASK_GONE_BY_OPERATOR", timeout=10)
+        assert status["source"] == "SOURCE_MASTER"
+        assert victim not in {a["id"] for a in c.state()["slaves"]}
+        ok(c, "node", "decommission", victim)  # again: nothing more to do (Mesos answers OK)
+        unknown = dcos(c, "node", "decommission", "no-such-agent")
+        assert unknown.exit_code == 1 and "no-such-agent" in unknown.stderr
+        s.close()
+    finally:
+        c.stop()

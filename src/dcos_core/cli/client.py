@@ -562,6 +562,9 @@ class DcosClient:
     def reactivate_agent(self, agent_id: str) -> None:
         self._agent_call("REACTIVATE_AGENT", agent_id)
 
+    def mark_agent_gone(self, agent_id: str) -> None:
+        self._agent_call("MARK_AGENT_GONE", agent_id)
+
     def drain_agent(
         self, agent_id: str, max_grace_period: float | None = None, mark_gone: bool = False
     ) -> None:

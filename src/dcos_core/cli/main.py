@@ -453,6 +453,15 @@ def node_drain(
     typer.echo(f"agent {agent_id} is draining: no new offers, its tasks are being killed")
 
 
+@node_app.command("decommission")
+def node_decommission(ctx: typer.Context, agent: AgentRef) -> None:
+    """Mark the agent gone for good (MARK_AGENT_GONE): its tasks end TASK_GONE_BY_OPERATOR and
+    it may never register again. For a machine that was removed or will be wiped."""
+    agent_id = _agent_id(ctx, agent)
+    _client(ctx).mark_agent_gone(agent_id)
+    typer.echo(f"agent {agent_id} has been marked as gone: its tasks are gone, it cannot return")
+
+
 # ----------------------------------------------------------------------------------------------
 # task
 
