@@ -14,6 +14,7 @@ from typing import Any
 
 import chronos
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster import Cluster, wait_for
 
@@ -201,6 +202,47 @@ def test_a_failing_job_runs_one_plus_retries_times(cluster: Cluster, tmp_path: P
         listing = cluster.http.get(a["sandbox"])
         assert listing.status_code == 200, listing.text
         assert "stdout" in {Path(e["path"]).name for e in listing.json()}
+
+
+def test_an_r1_job_starting_at_its_creation_runs_once(cluster: Cluster, tmp_path: Path) -> None:
+    """Issue 13: an R1 job whose start is at or a few seconds before its creation never ran.
+    Starts late by at most epsilon run once; Prometheus text counts the run."""
+    log = tmp_path / "r1.log"
+    c = client(cluster)
+    now = datetime.now(UTC)
+    second = now.strftime("%Y-%m-%dT%H:%M:%SZ")  # truncated: up to 1 s before creation
+    c.add(jobdef(name="this-second", command=log_cmd(log), schedule=f"R1/{second}/PT1H"))
+    before = (now - timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    c.add(jobdef(name="3s-before", command=log_cmd(log), schedule=f"R1/{before}/PT1H"))
+    c.add(jobdef(name="empty-start", command=log_cmd(log), schedule="R1//PT1H"))
+    old = (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")  # > epsilon (60 s)
+    c.add(jobdef(name="too-old", command=log_cmd(log), schedule=f"R1/{old}/PT1H"))
+    names = ("this-second", "3s-before", "empty-start")
+    wait_for(lambda: all(Counter(x[0] for x in lines(log))[n] == 1 for n in names), 30, "runs")
+    time.sleep(1.5)
+    assert Counter(x[0] for x in lines(log)) == dict.fromkeys(names, 1)
+
+    r = cluster.http.get(f"{cluster.chronos_url}/metrics", headers={"Accept": "text/plain"})
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    got = {
+        s.name: s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+        if not s.labels
+    }
+    assert got["chronos_jobs_count"] == 4
+    assert got["chronos_tasks_launched_total"] == 3
+    wait_for(
+        lambda: (
+            cluster.http.get(f"{cluster.chronos_url}/metrics").json()["counters"]["runs.succeeded"][
+                "count"
+            ]
+            == 3
+        ),
+        10,
+        "3 runs succeeded",
+    )
+    assert c.metrics()["gauges"]["runs.unfinished"] == {"value": 0}  # chronos-python: JSON
 
 
 def test_bad_jobs_are_400_with_a_message(cluster: Cluster) -> None:

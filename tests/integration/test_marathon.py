@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from marathon import MarathonApp, MarathonClient
 from marathon.models.app import MarathonHealthCheck
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster import Cluster, wait_for
 
@@ -223,6 +224,57 @@ def test_restart_of_marathon_keeps_instances_and_resumes_deployments(cluster: Cl
     assert app.instances == 4
     time.sleep(1)
     assert len(mc.list_tasks("/keep")) == 4
+
+
+# what Prometheus sends when it scrapes a target
+SCRAPER_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+def prometheus(cluster: Cluster, url: str, accept: str = SCRAPER_ACCEPT) -> dict[str, float]:
+    r = cluster.http.get(url, headers={"Accept": accept})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4"), url
+    return {
+        s.name: s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+        if not s.labels
+    }
+
+
+def test_prometheus_metrics_of_marathon_the_agents_and_the_master(cluster: Cluster) -> None:
+    """Marathon's /metrics stays JSON for its clients and is Prometheus text for scrapers; each
+    agent serves /metrics/snapshot (Mesos names) and /metrics; all agree with the master."""
+    mc = client(cluster)
+    wait_for(lambda: mc.get_info().framework_id, 30, "subscribed")
+    mc.create_app("counted", MarathonApp(cmd="sleep 3600", cpus=0.1, mem=32, instances=3))
+    wait_deployed(mc, "/counted", 3)
+
+    dropwizard = mc.get_metrics()  # marathon-python reads JSON
+    assert dropwizard["gauges"]["marathon.instances.running.gauge"] == {"value": 3}
+    url = cluster.marathon_url
+    for got in (
+        prometheus(cluster, f"{url}/metrics"),
+        prometheus(cluster, f"{url}/metrics/prometheus", "*/*"),
+    ):
+        assert got["marathon_apps_active_gauge"] == 1
+        assert got["marathon_instances_running_gauge"] == got["marathon_tasks_running_gauge"] == 3
+        assert got["marathon_deployments_active_gauge"] == 0
+        assert got["marathon_tasks_launched_counter_total"] == 3
+        assert got["marathon_http_responses_2xx_rate_total"] > 0
+
+    agents = [f"http://127.0.0.1:{port}" for port in cluster.agent_ports]
+    snapshots = [cluster.http.get(f"{a}/metrics/snapshot").json() for a in agents]
+    assert sum(s["slave/tasks_running"] for s in snapshots) == 3
+    assert all(s["slave/registered"] == 1 for s in snapshots)
+    texts = [prometheus(cluster, f"{a}/metrics") for a in agents]
+    assert sum(t["dcos_slave_tasks_running"] for t in texts) == 3
+    assert sum(t["dcos_slave_mem_used"] for t in texts) == 3 * 32
+    assert all(t["dcos_slave_cpus_total"] == 4 for t in texts)
+    assert prometheus(cluster, f"{cluster.url}/metrics")["dcos_master_tasks_running"] == 3
 
 
 def test_hostile_input_is_422_with_paths(cluster: Cluster) -> None:

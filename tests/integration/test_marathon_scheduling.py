@@ -137,8 +137,12 @@ def test_instances_of_a_dead_agent_are_replaced_elsewhere(cluster: Cluster) -> N
 
 
 def test_rolling_update_keeps_all_instances_healthy(cluster: Cluster) -> None:
+    """Never fewer than n healthy instances during a rolling update, and never more healthy
+    than running ones (issue 13: 8 healthy with 5 running). The instances ignore SIGTERM, so
+    the replaced ones stay TASK_KILLING for taskKillGracePeriodSeconds with their last
+    (passing) health results: they are neither running nor healthy any more."""
     n = 3
-    cmd = "exec python3 -m http.server $PORT0 --bind 127.0.0.1"
+    cmd = "trap '' TERM; exec python3 -m http.server $PORT0 --bind 127.0.0.1"
     check = {
         "protocol": "HTTP",
         "path": "/",
@@ -157,21 +161,33 @@ def test_rolling_update_keeps_all_instances_healthy(cluster: Cluster) -> None:
             "instances": n,
             "healthChecks": [check],
             "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 0.5},
+            "taskKillGracePeriodSeconds": 2,
         },
     )
 
-    def healthy() -> int:
+    def counts() -> tuple[int, int, int]:
         app = api(cluster, "GET", "/v2/apps/rolling").json()["app"]
-        return int(app["tasksHealthy"])
+        killing = sum(1 for t in app["tasks"] if t["state"] == "TASK_KILLING")
+        return int(app["tasksHealthy"]), int(app["tasksRunning"]), killing
+
+    def healthy() -> int:
+        return counts()[0]
 
     wait_for(lambda: healthy() == n and not api(cluster, "GET", "/v2/deployments").json(), 45)
     samples: list[int] = []
+    over: list[tuple[int, int, int]] = []  # (healthy, running, killing) with healthy > running
+    killing_seen = 0
     stop = threading.Event()
 
     def sample() -> None:
+        nonlocal killing_seen
         while not stop.is_set():
             with contextlib.suppress(httpx.HTTPError):
-                samples.append(healthy())
+                h, running, killing = counts()
+                samples.append(h)
+                killing_seen += killing
+                if h > running:
+                    over.append((h, running, killing))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -191,4 +207,6 @@ def test_rolling_update_keeps_all_instances_healthy(cluster: Cluster) -> None:
     sampler.join(5)
     assert len(samples) > 20
     assert min(samples) >= n, f"healthy dropped to {min(samples)}"
+    assert killing_seen, "no replaced instance was seen in TASK_KILLING"
+    assert not over, f"more healthy than running (healthy, running, killing): {over[:5]}"
     assert healthy() == n

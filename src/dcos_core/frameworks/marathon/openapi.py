@@ -298,6 +298,17 @@ def _paths() -> dict[str, Any]:
             }
         },
         "/metrics": {"get": {"operationId": "metrics", "responses": _responses(200)}},
+        "/metrics/prometheus": {
+            "get": {
+                "operationId": "metricsPrometheus",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format 0.0.4",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/v2/info": {"get": {"operationId": "info", "responses": _responses(200)}},
         "/v2/leader": {
             "get": {"operationId": "getLeader", "responses": _responses(200)},
