@@ -6,6 +6,7 @@ Layout under `<work_dir>/meta/`:
     frameworks/<fw>/framework.json               the FrameworkInfo
     frameworks/<fw>/tasks/<task>/task.json       {"task": TaskInfo, "container_id": ...}
     frameworks/<fw>/tasks/<task>/updates         JSON lines: {"update": TaskStatus} | {"ack": uuid}
+                                                 | {"kill": true} (a kill was asked for)
 
 JSON documents are replaced atomically (write, fsync, rename); the updates file is appended and
 fsynced before an update is sent, so a `kill -9` at any point loses nothing that was sent. A task's
@@ -42,6 +43,8 @@ class RecoveredTask:
     """`{"state", "timestamp"}` of every update, for `/state`."""
     pid: int | None = None
     """The task's pid, as its TASK_RUNNING update reported it."""
+    kill_requested: bool = False
+    """A kill was asked for: if the task has not ended, the kill is to be finished."""
 
 
 @dataclass
@@ -116,6 +119,10 @@ class Checkpointer:
     def append_ack(self, framework_id: str, task_id: str, uuid: str) -> None:
         _append(self._task_dir(framework_id, task_id) / "updates", {"ack": uuid})
 
+    def append_kill(self, framework_id: str, task_id: str) -> None:
+        """Record that the task is being killed, so that a restarted agent finishes the kill."""
+        _append(self._task_dir(framework_id, task_id) / "updates", {"kill": True})
+
     def remove_task(self, framework_id: str, task_id: str) -> None:
         shutil.rmtree(self._task_dir(framework_id, task_id), ignore_errors=True)
         tasks = self._framework_dir(framework_id) / "tasks"
@@ -180,6 +187,7 @@ class Checkpointer:
                         pending=pending,
                         history=history,
                         pid=int(pids[-1]) if pids else None,
+                        kill_requested=any(r.get("kill") is True for r in records),
                     )
                 )
         return state

@@ -329,17 +329,28 @@ class CommandExecutor:
                     source=SOURCE_AGENT,
                 )
 
-    async def resume(self, state: TaskState, pid: int | None, recovered: bool) -> None:
+    async def resume(
+        self, state: TaskState, pid: int | None, recovered: bool, killing: bool = False
+    ) -> None:
         """After an agent restart: follow the container launched before (never relaunch it).
 
         `recovered` False means the container is gone and its end is unknown: the task fails.
-        Never raises (but may be cancelled).
+        `killing` (or state TASK_KILLING): the agent went away in the middle of a kill, which is
+        finished now, and the task ends TASK_KILLED. Never raises (but may be cancelled).
         """
         self.state = state
         self.pid = pid
         if self.terminal:
             return
+        self._killed = killing or state == TaskState.KILLING
         try:
+            if not recovered and self._killed:
+                self._status(
+                    TaskState.KILLED,
+                    "The task was being killed; its container ended while the agent was down",
+                    source=SOURCE_AGENT,
+                )
+                return
             if not recovered:
                 self._status(
                     TaskState.FAILED,
@@ -349,7 +360,10 @@ class CommandExecutor:
                 )
                 return
             self._launched = True
-            if self.state in (TaskState.STAGING, TaskState.STARTING):
+            killing_now = (
+                asyncio.create_task(self._destroy(self._grace())) if self._killed else None
+            )
+            if self.state in (TaskState.STAGING, TaskState.STARTING) and not self._killed:
                 # The container was launched, but the agent died before it recorded
                 # TASK_RUNNING: report it now, so the framework sees RUNNING before the end
                 # (a Mesos executor would resend it to the recovered agent).
@@ -357,6 +371,8 @@ class CommandExecutor:
                     TaskState.RUNNING, extra={"container_status": self._container_status()}
                 )
             termination = await self._containerizer.wait(self.container_id)
+            if killing_now is not None:
+                await killing_now
             await self._destroy(0.0)
             self._finish(termination)
         except asyncio.CancelledError:

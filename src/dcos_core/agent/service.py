@@ -86,6 +86,7 @@ class TaskEntry:
     executor: CommandExecutor
     statuses: list[dict[str, Any]] = field(default_factory=list)
     runner: asyncio.Task[None] | None = None
+    kill_requested: bool = False
 
     @property
     def checkpointed(self) -> bool:
@@ -376,8 +377,11 @@ class Agent:
                 continue
             ok = t.container_id in recovered
             running += ok and not t.state.terminal
+            # A kill the agent did not finish before it went away is finished now.
+            entry.kill_requested = t.kill_requested or t.state == TaskState.KILLING
             entry.runner = asyncio.create_task(
-                entry.executor.resume(t.state, t.pid, ok), name=f"task-{entry.task_id}"
+                entry.executor.resume(t.state, t.pid, ok, killing=entry.kill_requested),
+                name=f"task-{entry.task_id}",
             )
         log.info(
             "recovery: agent %s, %d task(s) checkpointed, %d running task(s) recovered",
@@ -391,7 +395,7 @@ class Agent:
         """Kill a task (in the background); an unknown task gets a TASK_LOST update."""
         entry = self.tasks.get((msg.framework_id, msg.task_id))
         if entry is not None:
-            self._spawn(entry.executor.kill(msg.kill_policy))
+            self._kill(entry, msg.kill_policy)
             return
         if any(
             e.framework_id == msg.framework_id and e.task_id == msg.task_id for e in self.completed
@@ -433,20 +437,36 @@ class Agent:
         """Kill every task of the framework (in the background); returns how many."""
         entries = [e for e in self.tasks.values() if e.framework_id == msg.framework_id]
         for e in entries:
-            self._spawn(e.executor.kill(None))
+            self._kill(e, None)
         return len(entries)
+
+    def _kill(self, entry: TaskEntry, kill_policy: dict[str, Any] | None) -> None:
+        """Kill a task in the background; the kill is checkpointed first, so that an agent that
+        dies or stops before the task is gone finishes the kill when it comes back."""
+        self._note_kill(entry)
+        self._spawn(entry.executor.kill(kill_policy))
+
+    def _note_kill(self, entry: TaskEntry) -> None:
+        if entry.kill_requested or entry.state.terminal:
+            return
+        entry.kill_requested = True
+        if entry.checkpointed:
+            self.checkpoints.append_kill(entry.framework_id, entry.task_id)
 
     async def stop(self, kill_all: bool = True) -> None:
         """Stop the agent: kill tasks (bounded grace), send the last updates, close.
 
         With `kill_all=False` (SIGTERM: an upgrade or restart) the tasks of checkpointing
-        frameworks keep running for the next agent to recover; the others are killed (Mesos
-        semantics). With `kill_all=True` (SIGUSR1, `dcos-core local`) every task is killed.
+        frameworks keep running for the next agent to recover (which also finishes a kill that
+        was under way); the others are killed (Mesos semantics). With `kill_all=True` (SIGUSR1,
+        `dcos-core local`) every task is killed.
         """
         self._stopping = True
         grace = min(self.config.executor_shutdown_grace_period, _STOP_GRACE_MAX)
         policy = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
         doomed = [e for e in self.tasks.values() if kill_all or not e.checkpointed]
+        for e in doomed:  # if the agent dies before they are gone, the next one finishes
+            self._note_kill(e)
         kept = {e.executor.container_id for e in self.tasks.values() if e not in doomed}
         runners = [e.runner for e in doomed if e.runner is not None]
         kills = [e.executor.kill(policy) for e in doomed]

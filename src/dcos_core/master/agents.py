@@ -155,6 +155,11 @@ class AgentCalls(MasterCore):
                     )
                     task.statuses.append(status)
                     self._send_update(fw, status)
+            if state.terminal:
+                # The task ended while the agent was away from this master (a restart of either,
+                # a partition). Its terminal update follows (the agent resends it until the
+                # framework acknowledges it); the task is terminal now and its resources free.
+                self._finish_task(fw, task, recover=False)
         for key, task in list(agent.tasks.items()):
             if key in reported or (task.state.terminal and task.state != TaskState.LOST):
                 continue
@@ -213,28 +218,52 @@ class AgentCalls(MasterCore):
         if task is not None and task.agent_id == agent.agent_id:
             if not can_transition(task.state, state) and state != task.state:
                 log.info("task %s: %s -> %s reported by the agent", tid, task.state, state)
-            task.state = state
-            retry = isinstance(uuid, str) and uuid == task.latest_uuid
-            task.latest_uuid = uuid if isinstance(uuid, str) else task.latest_uuid
-            if not retry:  # agents resend an update until it is acknowledged
-                task.statuses.append(status)
-                if len(task.statuses) > STATUSES_KEPT:
-                    del task.statuses[0]
-            self._count(f"master/task_{state.name.lower()}_updates")
-            self._operator_event(
-                {
-                    "type": "TASK_UPDATED",
-                    "task_updated": {
-                        "framework_id": wrap(fw.framework_id),
-                        "status": status,
-                        "state": state.value,
-                    },
-                }
-            )
+            if task.state.terminal and task.state != TaskState.LOST and not state.terminal:
+                # An older update resent after the task ended: it goes to the framework (which
+                # must acknowledge it before the agent sends the next), the state stays terminal.
+                state = task.state
+            self._record_status(fw, task, status, state)
             if state.terminal:
                 self._finish_task(fw, task, recover=True)
+        else:
+            done = self._completed_task(fw, tid, agent.agent_id)
+            if done is not None and state.terminal:
+                # Finished when the agent re-registered reporting it terminal: this is the
+                # terminal update itself (with its message and reason), arriving now.
+                self._record_status(fw, done, status, state)
         if fw.connected:
             self._send_update(fw, status)
+
+    def _record_status(
+        self, fw: FrameworkEntry, task: TaskEntry, status: dict[str, Any], state: TaskState
+    ) -> None:
+        uuid = status.get("uuid")
+        retry = isinstance(uuid, str) and uuid == task.latest_uuid
+        task.state = state
+        task.latest_uuid = uuid if isinstance(uuid, str) else task.latest_uuid
+        self._count(f"master/task_{TaskState(status['state']).name.lower()}_updates")
+        if retry:  # agents resend an update until it is acknowledged
+            return
+        task.statuses.append(status)
+        if len(task.statuses) > STATUSES_KEPT:
+            del task.statuses[0]
+        self._operator_event(
+            {
+                "type": "TASK_UPDATED",
+                "task_updated": {
+                    "framework_id": wrap(fw.framework_id),
+                    "status": status,
+                    "state": state.value,
+                },
+            }
+        )
+
+    @staticmethod
+    def _completed_task(fw: FrameworkEntry, task_id: str, agent_id: str) -> TaskEntry | None:
+        for task in reversed(fw.completed_tasks):
+            if task.task_id == task_id and task.agent_id == agent_id:
+                return task
+        return None
 
     def mark_unreachable(self, agent: AgentEntry, why: str) -> None:
         """An agent fell silent: its tasks become UNREACHABLE (or LOST for older frameworks)."""
