@@ -131,6 +131,8 @@ class AgentCalls(MasterCore):
                 self.frameworks[rec.framework_id] = fw
                 self.allocator.add_framework(rec.framework_id, fw.roles, active=False)
             task = agent.tasks.get(key)
+            if task is None and state.terminal and self._completed_task(fw, tid, agent.agent_id):
+                continue  # ended already (its terminal update came; the ack is on its way)
             if task is None:
                 res = Resources.from_v1(rec.task.get("resources", []))
                 role = _task_role(rec.task, fw)
