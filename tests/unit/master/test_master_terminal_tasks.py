@@ -8,79 +8,17 @@ tests/integration/test_restart_terminal.py).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
+from master_fakes import make_master, register
 
-from dcos_core.clock import FakeClock
-from dcos_core.config import MasterSettings
 from dcos_core.master.service import Master
-from dcos_core.protocol.internal import (
-    Acknowledge,
-    AgentInfo,
-    KillTask,
-    RegisterAgent,
-    RunTask,
-    ShutdownFramework,
-    StatusUpdate,
-    TaskRecord,
-)
-from dcos_core.state import InMemoryStore
-
-FRAMEWORK = {
-    "user": "root",
-    "name": "f",
-    "checkpoint": True,
-    "failover_timeout": 300,
-    "capabilities": [{"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}],
-}
-RESOURCES = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}]
-
-
-class RecordingAgentClient:
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    async def run_task(self, address: str, msg: RunTask) -> None:
-        self.calls.append(msg)
-
-    async def kill_task(self, address: str, msg: KillTask) -> None:
-        self.calls.append(msg)
-
-    async def acknowledge(self, address: str, msg: Acknowledge) -> None:
-        self.calls.append(msg)
-
-    async def shutdown_framework(self, address: str, msg: ShutdownFramework) -> None:
-        self.calls.append(msg)
-
-    async def close(self) -> None:
-        return None
+from dcos_core.protocol.internal import StatusUpdate
 
 
 @pytest.fixture
 def master() -> Master:
-    m = Master(MasterSettings(), InMemoryStore(), RecordingAgentClient(), FakeClock(1000.0))
-    m.recover()
-    return m
-
-
-def _register(master: Master, agent_id: str | None, *tasks: tuple[str, str]) -> str:
-    info = AgentInfo(
-        hostname="127.0.0.1",
-        port=5051,
-        resources=[{"name": "cpus", "type": "SCALAR", "scalar": {"value": 4}}],
-        id=agent_id,
-    )
-    records = [
-        TaskRecord(
-            framework_id="fw-1",
-            framework_info=FRAMEWORK,
-            task={"task_id": {"value": tid}, "name": tid, "resources": RESOURCES},
-            state=state,
-        )
-        for tid, state in tasks
-    ]
-    return master.register_agent(RegisterAgent(agent_info=info, tasks=records)).agent_id
+    return make_master()
 
 
 def _update(master: Master, agent_id: str, tid: str, state: str, uuid: str) -> None:
@@ -100,7 +38,7 @@ def _where(master: Master, tid: str) -> tuple[str, str] | None:
 async def test_terminal_task_reported_at_reregistration_is_completed_at_once(
     master: Master,
 ) -> None:
-    aid = _register(master, "S1", ("web", "TASK_KILLED"), ("db", "TASK_RUNNING"))
+    aid = register(master, "S1", ("web", "TASK_KILLED"), ("db", "TASK_RUNNING"))
     assert _where(master, "web") == ("completed_tasks", "TASK_KILLED")
     assert _where(master, "db") == ("tasks", "TASK_RUNNING")
     # Only the running task holds resources on the agent.
@@ -116,6 +54,6 @@ async def test_terminal_task_reported_at_reregistration_is_completed_at_once(
     assert [s["message"] for s in done.statuses] == ["m-TASK_KILLED"]
 
     # Another re-registration still reporting it (the ack is on its way): no second entry.
-    _register(master, aid, ("web", "TASK_KILLED"), ("db", "TASK_RUNNING"))
+    register(master, aid, ("web", "TASK_KILLED"), ("db", "TASK_RUNNING"))
     assert _where(master, "web") == ("completed_tasks", "TASK_KILLED")
     await asyncio.sleep(0)
