@@ -331,6 +331,9 @@ def test_mark_agent_gone_ends_its_tasks_refuses_it_and_survives_a_master_restart
 
     # The agent itself hears it at its next heartbeat: it is refused, kills its tasks, exits.
     wait_for(lambda: not c.agents[0].alive(), 30, "the gone agent to shut down")
+    assert c.agents[0].p.returncode == 2  # one line saying why, as any refused daemon
+    last = c.agents[0].log.read_text().strip().splitlines()[-1]
+    assert last.startswith("dcos-core: ") and "gone" in last, last
     assert agent_pid not in {p.pid for p in psutil.process_iter()}
     assert not [
         p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "600"]

@@ -16,7 +16,7 @@ import os
 import signal
 
 from dcos_core.agent.api import create_agent_app
-from dcos_core.agent.master_client import HttpMasterClient, master_url
+from dcos_core.agent.master_client import AgentRefusedError, HttpMasterClient, master_url
 from dcos_core.agent.probe import agent_resources, parse_attributes, probe_host
 from dcos_core.agent.service import Agent, AgentConfig
 from dcos_core.clock import Clock, SystemClock
@@ -24,6 +24,7 @@ from dcos_core.config import AgentSettings
 from dcos_core.containerizer.posix import make_subreaper
 from dcos_core.containerizer.registry import create_containerizer
 from dcos_core.containerizer.spec import ContainerizerConfig
+from dcos_core.errors import DcosError
 from dcos_core.isolation_names import parse_isolation
 from dcos_core.serve import listen, uvicorn_server
 from dcos_core.web import limit_request_bodies
@@ -124,6 +125,7 @@ async def run_agent(
         loop.add_signal_handler(sig, on_signal, sig)
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="agent-http")
     running: asyncio.Task[None] | None = None
+    refused: DcosError | None = None  # the master will not have us (marked gone): exit 2
     try:
         while not server.started:  # register only once the master can reach us
             if serving.done():
@@ -135,6 +137,9 @@ async def run_agent(
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, running, serving}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
+        if running.done() and not running.cancelled():
+            e = running.exception()
+            refused = e if isinstance(e, AgentRefusedError) else None
     finally:
         log.info("agent stopping")
         for sig in signals:
@@ -149,3 +154,5 @@ async def run_agent(
             server.should_exit = True
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(serving), _SERVER_STOP_TIMEOUT)
+    if refused is not None:
+        raise refused
