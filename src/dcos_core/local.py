@@ -128,6 +128,9 @@ def port_problems(ports: dict[str, int], host: str = "127.0.0.1") -> list[str]:
             continue
         owner[port] = what
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # as the daemons bind: connections of a cluster just stopped (TIME_WAIT) are no
+            # obstacle, a listening socket is
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host, port))
             except OSError as e:

@@ -102,9 +102,19 @@ def _free(port: int) -> bool:
     return True
 
 
-def _start(work: Path, agents: int, *extra: str, up_sh: bool = False) -> Local:
-    master_port, marathon_port = free_port(), free_port()
-    agent_port = _ports(agents)[0]
+def _start(
+    work: Path, agents: int, *extra: str, up_sh: bool = False, like: Local | None = None
+) -> Local:
+    """A local cluster in `work`, on free ports or on the ports of the cluster `like`."""
+    if like is not None:
+        master_port, agent_port, marathon_port = (
+            like.master_port,
+            like.agent_port,
+            like.marathon_port,
+        )
+    else:
+        master_port, marathon_port = free_port(), free_port()
+        agent_port = _ports(agents)[0]
     args = [
         "--agents", str(agents), "--master-port", str(master_port),
         "--agent-port", str(agent_port), "--marathon-port", str(marathon_port),
@@ -204,6 +214,26 @@ def test_local_killed_with_sigkill_takes_its_daemons_and_tasks_along(tmp_path: P
         wait_for(lambda: not any(pid_alive(p) for p in [*daemons, task]), 15, "all gone")
     finally:
         local.stop()
+
+
+def test_restart_on_the_same_ports_right_after_a_stop(tmp_path: Path) -> None:
+    """The port check binds as the daemons do: connections of the cluster just stopped (in
+    TIME_WAIT) are no reason to refuse. Before: "port ... is not free" for a second."""
+    first = _start(tmp_path / "r", 1)
+    try:
+        first.wait_up()
+        with httpx.Client() as h:  # kept-alive connections that the servers close at stop
+            for i in range(first.agents):
+                h.get(f"{first.agent_url(i)}/state").raise_for_status()
+            h.get(f"{first.url}/master/state").raise_for_status()
+    finally:
+        first.stop()
+    second = _start(first.work, 1, like=first)
+    try:
+        second.wait_up()
+    finally:
+        second.stop()
+    assert "cluster is up" in (second.proc.stdout.read() if second.proc.stdout else "")
 
 
 def test_several_agents_offer_disjoint_task_ports_and_instances_keep_running(
