@@ -295,6 +295,7 @@ def run_local(settings: LocalSettings, log_level: str = "warning") -> int:
                     f"  chronos  http://127.0.0.1:{settings.chronos_port}  (/v1/scheduler/jobs)"
                 )
             console.print("Press Ctrl-C to stop.")
+            console.file.flush()  # seen at once through a pipe (`| tee`, a supervisor's log)
             while not stop_requested:
                 if master.proc.poll() is not None:
                     errors.print(f"[red]dcos-core local: {master.failure()}[/red]")

@@ -9,9 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,19 @@ class Local:
     agent_port: int
     marathon_port: int
     agents: int
+    output: list[str] = field(default_factory=list)  # what it printed so far
+
+    def __post_init__(self) -> None:
+        def read() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.output.append(line)
+
+        threading.Thread(target=read, daemon=True).start()
+
+    @property
+    def printed(self) -> str:
+        return "".join(self.output)
 
     @property
     def url(self) -> str:
@@ -52,6 +66,8 @@ class Local:
         return f"http://127.0.0.1:{self.agent_port + i}"
 
     def wait_up(self) -> None:
+        """Up as a user sees it: `local` said so (and the master and Marathon answer)."""
+        wait_for(lambda: "Press Ctrl-C to stop." in self.printed, 60, "local: cluster is up")
         wait_for(
             lambda: len(httpx.get(f"{self.url}/master/slaves").json()["slaves"]) == self.agents,
             60,
@@ -193,7 +209,7 @@ def test_ctrl_c_in_the_terminal_of_up_sh_stops_everything_and_leaves_no_task(
             os.killpg(local.proc.pid, 0)
     finally:
         local.stop()
-    assert "cluster is up" in (local.proc.stdout.read() if local.proc.stdout else "")
+    assert "cluster is up" in local.printed
 
 
 def test_local_killed_with_sigkill_takes_its_daemons_and_tasks_along(tmp_path: Path) -> None:
@@ -233,7 +249,7 @@ def test_restart_on_the_same_ports_right_after_a_stop(tmp_path: Path) -> None:
         second.wait_up()
     finally:
         second.stop()
-    assert "cluster is up" in (second.proc.stdout.read() if second.proc.stdout else "")
+    assert "cluster is up" in second.printed
 
 
 def test_several_agents_offer_disjoint_task_ports_and_instances_keep_running(
