@@ -204,7 +204,7 @@ def parse_user_data(text: str, origin: str) -> Source | None:
     """The `dcos_core` settings of a `#cloud-config` document (None if it has none)."""
     if not text.lstrip().startswith("#cloud-config"):
         return None
-    import yaml  # PyYAML: in the venv (uvicorn[standard])
+    import yaml  # PyYAML: a dependency of dcos-core, in the image's venv
 
     try:
         doc = yaml.safe_load(text)

@@ -15,7 +15,7 @@ before any operation) and uploads it, so the hosts need neither internet nor PyP
   the previous tarball is reused without running pip at all (a few milliseconds).
 
 The targets must match the control machine: same Python minor version (3.11 on Debian 12) and
-architecture, since compiled dependencies (pydantic-core, uvloop, ...) are platform wheels.
+architecture, since compiled dependencies (pydantic-core, httptools, ...) are platform wheels.
 
 Run by hand: `python -m roles.wheelhouse [--force]` prints what it built or reused as JSON.
 """

@@ -1,4 +1,6 @@
-"""The runtime dependencies in pyproject.toml are exactly what `src/dcos_core` imports."""
+"""The runtime dependencies in pyproject.toml are exactly what runs on a host imports: the
+package (`src/dcos_core`) and the appliance's first boot and config-drive tools (`appliance/`,
+which run in the venv the deploy installs from the same dependencies)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+FIRST_PARTY = ("dcos_core", "appliance", "roles")
 # Used without an import statement, each for a reason named here.
 USED_BY_NAME = {"httptools": "uvicorn's HTTP parser, chosen with http='httptools' in serve.py"}
 
@@ -28,7 +31,8 @@ def _imported() -> dict[str, set[str]]:
     """distribution -> the modules of src/ that import it."""
     dists = packages_distributions()
     out: dict[str, set[str]] = {}
-    for path in (ROOT / "src" / "dcos_core").rglob("*.py"):
+    paths = [*(ROOT / "src" / "dcos_core").rglob("*.py"), *(ROOT / "appliance").glob("*.py")]
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -38,7 +42,7 @@ def _imported() -> dict[str, set[str]]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top in sys.stdlib_module_names or top == "dcos_core":
+                if top in sys.stdlib_module_names or top in FIRST_PARTY:
                     continue
                 for dist in dists.get(top, [top]):
                     key = dist.lower().replace("_", "-")
@@ -50,6 +54,13 @@ def test_every_imported_package_is_declared() -> None:
     declared = _declared()
     missing = {d: sorted(m) for d, m in _imported().items() if d not in declared}
     assert not missing, f"imported but not in [project] dependencies: {missing}"
+
+
+def test_the_appliance_first_boot_reads_cloud_init_yaml_with_a_declared_package() -> None:
+    """Without `uvicorn[standard]` nothing brought PyYAML along, and a booted image failed to read
+    its user-data (ModuleNotFoundError in dcos-firstboot)."""
+    assert _imported()["pyyaml"] >= {"appliance/firstboot.py"}
+    assert "pyyaml" in _declared()
 
 
 def test_nothing_is_declared_that_is_not_used() -> None:
