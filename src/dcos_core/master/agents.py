@@ -8,7 +8,7 @@ from typing import Any
 from dcos_core.errors import ForbiddenError, InvalidError, NotFoundError
 from dcos_core.ids import validate_id
 from dcos_core.master import wire
-from dcos_core.master.core import STATUSES_KEPT, MasterCore
+from dcos_core.master.core import MasterCore
 from dcos_core.master.entries import (
     AgentEntry,
     FrameworkEntry,
@@ -170,16 +170,15 @@ class AgentCalls(MasterCore):
                 continue
             state = TaskState.GONE if fw.partition_aware else TaskState.LOST
             task.state = state
-            task.statuses.append(
-                self._master_update(
-                    fw,
-                    task.task_id,
-                    state,
-                    agent.agent_id,
-                    "REASON_AGENT_REREGISTERED",
-                    "Task was not found on the agent when it re-registered",
-                )
+            status = self._master_update(
+                fw,
+                task.task_id,
+                state,
+                agent.agent_id,
+                "REASON_AGENT_REREGISTERED",
+                "Task was not found on the agent when it re-registered",
             )
+            self._keep_status(fw, task, status)
             self._finish_task(fw, task, recover=False)
 
     def heartbeat(self, agent_id: str) -> None:
@@ -246,19 +245,7 @@ class AgentCalls(MasterCore):
         self._count(f"master/task_{TaskState(status['state']).name.lower()}_updates")
         if retry:  # agents resend an update until it is acknowledged
             return
-        task.statuses.append(status)
-        if len(task.statuses) > STATUSES_KEPT:
-            del task.statuses[0]
-        self._operator_event(
-            {
-                "type": "TASK_UPDATED",
-                "task_updated": {
-                    "framework_id": wrap(fw.framework_id),
-                    "status": status,
-                    "state": state.value,
-                },
-            }
-        )
+        self._keep_status(fw, task, status)
 
     @staticmethod
     def _completed_task(fw: FrameworkEntry, task_id: str, agent_id: str) -> TaskEntry | None:
@@ -294,17 +281,7 @@ class AgentCalls(MasterCore):
                 "REASON_AGENT_REMOVED",
                 f"Agent {agent.agent_id} is unreachable: {why}",
             )
-            task.statuses.append(status)
-            self._operator_event(
-                {
-                    "type": "TASK_UPDATED",
-                    "task_updated": {
-                        "framework_id": wrap(fw.framework_id),
-                        "status": status,
-                        "state": task.state.value,
-                    },
-                }
-            )
+            self._keep_status(fw, task, status)
         for fid in list(self.streams):
             self._send(fid, {"type": "FAILURE", "failure": {"agent_id": wrap(agent.agent_id)}})
         self._save_agent(agent)

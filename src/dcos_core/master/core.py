@@ -157,6 +157,23 @@ class MasterCore:
         self._send_update(fw, status)
         return status
 
+    def _keep_status(self, fw: FrameworkEntry, task: TaskEntry, status: dict[str, Any]) -> None:
+        """Keep `status` in the task's history (the last `STATUSES_KEPT`) and tell operator
+        subscribers (TASK_UPDATED with the task's state)."""
+        task.statuses.append(status)
+        if len(task.statuses) > STATUSES_KEPT:
+            del task.statuses[0]
+        self._operator_event(
+            {
+                "type": "TASK_UPDATED",
+                "task_updated": {
+                    "framework_id": wrap(fw.framework_id),
+                    "status": status,
+                    "state": task.state.value,
+                },
+            }
+        )
+
     def _finish_task(self, fw: FrameworkEntry, task: TaskEntry, *, recover: bool) -> None:
         """A task reached a terminal state: release its resources and keep it as completed."""
         fw.tasks.pop(task.task_id, None)

@@ -182,17 +182,16 @@ class FrameworkCalls(MasterCore):
         for task in list(fw.tasks.values()):
             if not task.state.terminal or task.state == TaskState.LOST:
                 task.state = TaskState.KILLED
-                task.statuses.append(  # as Mesos: the master's TASK_KILLED says why
-                    task_status(
-                        task.task_id,
-                        TaskState.KILLED,
-                        agent_id=task.agent_id,
-                        timestamp=self.clock.time(),
-                        source="SOURCE_MASTER",
-                        reason="REASON_FRAMEWORK_REMOVED",
-                        message=f"Framework {fid} removed ({why})",
-                    )
+                status = task_status(  # as Mesos: the master's TASK_KILLED says why
+                    task.task_id,
+                    TaskState.KILLED,
+                    agent_id=task.agent_id,
+                    timestamp=self.clock.time(),
+                    source="SOURCE_MASTER",
+                    reason="REASON_FRAMEWORK_REMOVED",
+                    message=f"Framework {fid} removed ({why})",
                 )
+                self._keep_status(fw, task, status)
             self._finish_task(fw, task, recover=False)
         for aid in agents_with_tasks:
             agent = self.agents.get(aid)
@@ -408,16 +407,15 @@ class FrameworkCalls(MasterCore):
                 return
             state = TaskState.DROPPED if fw.partition_aware else TaskState.LOST
             task.state = state
-            task.statuses.append(
-                self._master_update(
-                    fw,
-                    tid,
-                    state,
-                    task.agent_id,
-                    "REASON_AGENT_DISCONNECTED",
-                    f"Agent could not be reached to launch the task: {e}",
-                )
+            status = self._master_update(
+                fw,
+                tid,
+                state,
+                task.agent_id,
+                "REASON_AGENT_DISCONNECTED",
+                f"Agent could not be reached to launch the task: {e}",
             )
+            self._keep_status(fw, task, status)
             self._finish_task(fw, task, recover=True)
 
     def _reserve(

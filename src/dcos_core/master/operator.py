@@ -206,17 +206,7 @@ class OperatorCalls(MasterCore):
                 "REASON_AGENT_REMOVED_BY_OPERATOR",
                 why,
             )
-            task.statuses.append(status)
-            self._operator_event(
-                {
-                    "type": "TASK_UPDATED",
-                    "task_updated": {
-                        "framework_id": wrap(fw.framework_id),
-                        "status": status,
-                        "state": task.state.value,
-                    },
-                }
-            )
+            self._keep_status(fw, task, status)
             self._finish_task(fw, task, recover=False)
         for fid in list(self.streams):
             self._send(fid, {"type": "FAILURE", "failure": {"agent_id": wrap(aid)}})
