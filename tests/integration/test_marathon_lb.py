@@ -4,7 +4,6 @@ instances, the backends follow scaling and a rolling update, and a rolling updat
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -16,13 +15,7 @@ import pytest
 
 from tests.cluster import Cluster, Proc, free_port, wait_for
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        shutil.which("haproxy") is None, reason="Debian haproxy (setup.sh test installs it)"
-    ),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # needs Debian haproxy (setup.sh test)
 
 
 @pytest.fixture
