@@ -96,7 +96,7 @@ DEPENDENT = {
 }
 
 
-def bad(body: Any, match: str, **kwargs: Any) -> JobValidationError:
+def assert_refused(body: Any, match: str, **kwargs: Any) -> JobValidationError:
     with pytest.raises(JobValidationError, match=match) as info:
         parse_job(body, **kwargs)
     return info.value
@@ -122,9 +122,9 @@ def test_zero_or_null_resources_get_defaults_and_strings_are_numbers() -> None:
     assert (job.cpus, job.mem, job.disk) == (0.1, 128, 256)
     docker = parse_job(DOCKER_JOB)
     assert (docker.cpus, docker.mem) == (0.5, 512)
-    bad({**SCHEDULED, "mem": -1}, "mem")
-    bad({**SCHEDULED, "cpus": "lots"}, "cpus")
-    bad({**SCHEDULED, "retries": -1}, "retries")
+    assert_refused({**SCHEDULED, "mem": -1}, "mem")
+    assert_refused({**SCHEDULED, "cpus": "lots"}, "cpus")
+    assert_refused({**SCHEDULED, "retries": -1}, "retries")
 
 
 @pytest.mark.parametrize("name", ["a", "my.job-1_x", "SAMPLE_JOB1", "0"])
@@ -134,7 +134,7 @@ def test_valid_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["job with spaces", "", "a/b", "jöb", "a:b", "tab\there"])
 def test_invalid_names(name: str) -> None:
-    err = bad({**SCHEDULED, "name": name}, "name")
+    err = assert_refused({**SCHEDULED, "name": name}, "name")
     assert err.body()["status"] == "Bad Request"
     assert err.body()["message"].startswith(f"name: invalid job name '{name}': expected letters")
     assert err.status_code == 400
@@ -142,20 +142,26 @@ def test_invalid_names(name: str) -> None:
 
 
 def test_error_body_shape() -> None:
-    err = bad({**SCHEDULED, "schedule": "every day"}, "invalid schedule")
+    err = assert_refused({**SCHEDULED, "schedule": "every day"}, "invalid schedule")
     assert err.body() == {"status": "Bad Request", "message": err.message}
     assert err.body()["message"].startswith("schedule: invalid schedule 'every day': expected")
 
 
 def test_exactly_one_of_schedule_and_parents() -> None:
     one = "schedule, parents: a job has exactly one of 'schedule' .* and 'parents'"
-    bad({**SCHEDULED, "parents": ["a"]}, one)
-    bad({"name": "x", "command": "true"}, one)
-    bad({"name": "x", "command": "true", "parents": []}, "^parents: .*at least one parent")
-    bad({"name": "x", "command": "true", "parents": ["x"]}, "^parents: job 'x' cannot be its own")
-    bad({"name": "x", "command": "true", "parents": ["bad name"]}, "invalid parent name 'bad")
-    bad(SCHEDULED, "^parents: is required for a dependency job", dependency=True)
-    bad(DEPENDENT, "^schedule: is required: expected an ISO 8601", dependency=False)
+    assert_refused({**SCHEDULED, "parents": ["a"]}, one)
+    assert_refused({"name": "x", "command": "true"}, one)
+    assert_refused(
+        {"name": "x", "command": "true", "parents": []}, "^parents: .*at least one parent"
+    )
+    assert_refused(
+        {"name": "x", "command": "true", "parents": ["x"]}, "^parents: job 'x' cannot be its own"
+    )
+    assert_refused(
+        {"name": "x", "command": "true", "parents": ["bad name"]}, "invalid parent name 'bad"
+    )
+    assert_refused(SCHEDULED, "^parents: is required for a dependency job", dependency=True)
+    assert_refused(DEPENDENT, "^schedule: is required: expected an ISO 8601", dependency=False)
     assert parse_job(DEPENDENT, dependency=True).parents == DEPENDENT["parents"]
     assert parse_job(SCHEDULED, dependency=False).schedule == SCHEDULED["schedule"]
     # a null counts as absent
@@ -163,10 +169,10 @@ def test_exactly_one_of_schedule_and_parents() -> None:
 
 
 def test_required_fields_and_shape() -> None:
-    bad({"name": "x", "schedule": "R/2024-01-01T00:00:00Z/PT1H"}, "command")
-    bad({"command": "x", "schedule": "R/2024-01-01T00:00:00Z/PT1H"}, "name")
-    bad(["not", "a", "job"], "JSON object")
-    bad({**SCHEDULED, "arguments": "not-a-list"}, "arguments")
+    assert_refused({"name": "x", "schedule": "R/2024-01-01T00:00:00Z/PT1H"}, "command")
+    assert_refused({"command": "x", "schedule": "R/2024-01-01T00:00:00Z/PT1H"}, "name")
+    assert_refused(["not", "a", "job"], "JSON object")
+    assert_refused({**SCHEDULED, "arguments": "not-a-list"}, "arguments")
 
 
 INTERVAL = (
@@ -208,7 +214,7 @@ INTERVAL = (
 def test_bad_schedules_are_400_in_plain_words(schedule: str, message: str) -> None:
     """Issue 13: 'invalid start time 'garbage' (wtf bro)'. The message names the field, what was
     sent and what is expected."""
-    err = bad({**SCHEDULED, "schedule": schedule}, "^schedule: ")
+    err = assert_refused({**SCHEDULED, "schedule": schedule}, "^schedule: ")
     assert err.body() == {"status": "Bad Request", "message": message}
     assert "wtf" not in err.message
 
@@ -218,7 +224,9 @@ def test_schedule_time_zone() -> None:
     assert job.schedule_time_zone == "America/New_York"
     ri = job.interval()
     assert ri is not None and ri.start.astimezone(UTC) == datetime(2014, 1, 1, 5, tzinfo=UTC)
-    err = bad({**SCHEDULED, "scheduleTimeZone": "Mars/Olympus_Mons"}, "unknown time zone")
+    err = assert_refused(
+        {**SCHEDULED, "scheduleTimeZone": "Mars/Olympus_Mons"}, "unknown time zone"
+    )
     assert err.message == (
         "scheduleTimeZone: unknown time zone 'Mars/Olympus_Mons': expected an IANA time zone"
         " name such as Europe/Berlin or America/New_York, or UTC"
@@ -230,13 +238,13 @@ def test_empty_start_is_fixed_at_creation() -> None:
     now = datetime(2026, 5, 1, 12, tzinfo=UTC)
     job = parse_job({**SCHEDULED, "schedule": "R1//PT24H"}, now=now)
     assert job.schedule == "R1/2026-05-01T11:59:59Z/PT24H"
-    bad({**SCHEDULED, "schedule": "R1//PT24H"}, "empty start")
+    assert_refused({**SCHEDULED, "schedule": "R1//PT24H"}, "empty start")
 
 
 def test_epsilon() -> None:
     assert parse_job({**SCHEDULED, "epsilon": "PT15M"}).grace == timedelta(minutes=15)
     assert parse_job({**SCHEDULED, "epsilon": "PT0S"}).grace == timedelta(0)
-    bad({**SCHEDULED, "epsilon": "fifteen minutes"}, "epsilon")
+    assert_refused({**SCHEDULED, "epsilon": "fifteen minutes"}, "epsilon")
 
 
 def test_read_only_counters_are_accepted_and_ignored() -> None:
@@ -259,8 +267,8 @@ def test_containers() -> None:
     assert mesos is not None and (mesos.type, mesos.network) == ("MESOS", "HOST")
     default_type = parse_job({**SCHEDULED, "container": {"image": "alpine"}}).container
     assert default_type is not None and default_type.type == "DOCKER"
-    bad({**SCHEDULED, "container": {"type": "DOCKER"}}, "image")
-    bad({**SCHEDULED, "container": {"type": "LXC", "image": "a"}}, "type")
+    assert_refused({**SCHEDULED, "container": {"type": "DOCKER"}}, "image")
+    assert_refused({**SCHEDULED, "container": {"type": "LXC", "image": "a"}}, "type")
 
 
 def test_container_info() -> None:
@@ -299,15 +307,17 @@ def test_constraints_and_uris() -> None:
         {**SCHEDULED, "constraints": [["rack", "EQUALS", "r1"], ["host", "LIKE", "a.*"]]}
     )
     assert job.constraints == [("rack", "EQUALS", "r1"), ("host", "LIKE", "a.*")]
-    bad({**SCHEDULED, "constraints": [["rack", "GROUP_BY", "2"]]}, "constraints")
-    bad({**SCHEDULED, "constraints": [["rack", "EQUALS"]]}, "constraints")
+    assert_refused({**SCHEDULED, "constraints": [["rack", "GROUP_BY", "2"]]}, "constraints")
+    assert_refused({**SCHEDULED, "constraints": [["rack", "EQUALS"]]}, "constraints")
     assert parse_job({**SCHEDULED, "uris": ["http://x/y.tgz"]}).uris == ["http://x/y.tgz"]
-    bad({**SCHEDULED, "uris": ["http://a"], "fetch": [{"uri": "http://b"}]}, "^uris, fetch: ")
+    assert_refused(
+        {**SCHEDULED, "uris": ["http://a"], "fetch": [{"uri": "http://b"}]}, "^uris, fetch: "
+    )
 
 
 def test_missed_runs_policy() -> None:
     assert parse_job({**SCHEDULED, "missedRuns": "skip"}).missed_runs == "skip"
-    bad({**SCHEDULED, "missedRuns": "sometimes"}, "missedRuns")
+    assert_refused({**SCHEDULED, "missedRuns": "sometimes"}, "missedRuns")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,7 +501,7 @@ SCHEDULE = {  # Metronome's v1/examples/schedule.json
 }
 
 
-def metronome_bad(body: Any, path: str) -> dict[str, Any]:
+def assert_metronome_refused(body: Any, path: str) -> dict[str, Any]:
     with pytest.raises(MetronomeValidationError) as info:
         parse_metronome_job(body)
     out = info.value.body()
@@ -530,30 +540,34 @@ def test_metronome_schedule_defaults_and_example() -> None:
 
 @pytest.mark.parametrize("job_id", ["Prod", "prod..app", "-prod", "prod-", "prod_app", "", "a/b"])
 def test_metronome_bad_ids(job_id: str) -> None:
-    metronome_bad({**METRONOME_JOB, "id": job_id}, "/id")
+    assert_metronome_refused({**METRONOME_JOB, "id": job_id}, "/id")
 
 
 def test_metronome_validation_paths() -> None:
     run = METRONOME_JOB["run"]
     assert isinstance(run, dict)
-    metronome_bad({**METRONOME_JOB, "run": {**run, "mem": 16}}, "/run/mem")
-    metronome_bad({"id": "a"}, "/run")
+    assert_metronome_refused({**METRONOME_JOB, "run": {**run, "mem": 16}}, "/run/mem")
+    assert_metronome_refused({"id": "a"}, "/run")
     no_cpus = {k: v for k, v in run.items() if k != "cpus"}
-    metronome_bad({**METRONOME_JOB, "run": no_cpus}, "/run/cpus")
-    metronome_bad(
+    assert_metronome_refused({**METRONOME_JOB, "run": no_cpus}, "/run/cpus")
+    assert_metronome_refused(
         {**METRONOME_JOB, "run": {**run, "restart": {"policy": "ALWAYS"}}}, "/run/restart/policy"
     )
     nothing = {"cpus": 1, "mem": 64, "disk": 0}
-    metronome_bad({**METRONOME_JOB, "run": nothing}, "/run")
+    assert_metronome_refused({**METRONOME_JOB, "run": nothing}, "/run")
     sched = [{**SCHEDULE, "cron": "61 * * * *"}]
-    metronome_bad({**METRONOME_JOB, "schedules": sched}, "/schedules/0/cron")
+    assert_metronome_refused({**METRONOME_JOB, "schedules": sched}, "/schedules/0/cron")
     sched = [{**SCHEDULE, "timezone": "Mars/Olympus_Mons"}]
-    metronome_bad({**METRONOME_JOB, "schedules": sched}, "/schedules/0/timezone")
+    assert_metronome_refused({**METRONOME_JOB, "schedules": sched}, "/schedules/0/timezone")
     sched = [{**SCHEDULE, "concurrencyPolicy": "REPLACE"}]
-    metronome_bad({**METRONOME_JOB, "schedules": sched}, "/schedules/0/concurrencyPolicy")
+    assert_metronome_refused(
+        {**METRONOME_JOB, "schedules": sched}, "/schedules/0/concurrencyPolicy"
+    )
     sched = [{**SCHEDULE, "startingDeadlineSeconds": 0}]
-    metronome_bad({**METRONOME_JOB, "schedules": sched}, "/schedules/0/startingDeadlineSeconds")
-    metronome_bad({**METRONOME_JOB, "schedules": [SCHEDULE, SCHEDULE]}, "/schedules")
+    assert_metronome_refused(
+        {**METRONOME_JOB, "schedules": sched}, "/schedules/0/startingDeadlineSeconds"
+    )
+    assert_metronome_refused({**METRONOME_JOB, "schedules": [SCHEDULE, SCHEDULE]}, "/schedules")
     with pytest.raises(MetronomeValidationError):
         parse_metronome_schedule({"id": "x"})
     with pytest.raises(MetronomeValidationError):
