@@ -14,6 +14,7 @@ and Chronos' ``/metrics``): JSON unless the client prefers ``text/plain`` or
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -30,6 +31,7 @@ from prometheus_client.registry import Collector
 __all__ = [
     "PROMETHEUS_CONTENT_TYPE",
     "Info",
+    "mesos_prometheus_text",
     "prometheus_name",
     "prometheus_text",
     "wants_prometheus",
@@ -102,6 +104,21 @@ def prometheus_text(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(gauges, counters or {}, prefix, help_text, info))
     return generate_latest(registry).decode()
+
+
+def mesos_prometheus_text(snapshot: Mapping[str, float], daemon: str, daemon_id: str) -> str:
+    """A Mesos daemon's `/metrics/snapshot` (`master/...`, `slave/...`) in Prometheus text:
+    `dcos_` names and a `dcos_<daemon>_info{id, hostname}` line saying who serves them."""
+    return prometheus_text(
+        snapshot,
+        prefix="dcos_",
+        help_text="Mesos metric {name}",
+        info=Info(
+            f"dcos_{daemon}",
+            f"The {daemon} serving these metrics",
+            {"id": daemon_id, "hostname": socket.gethostname()},
+        ),
+    )
 
 
 def wants_prometheus(accept: str | None) -> bool:

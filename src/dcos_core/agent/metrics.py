@@ -10,7 +10,6 @@ offers, ``*_used`` the sum of the resources of its live tasks.
 from __future__ import annotations
 
 import os
-import socket
 from collections import Counter
 
 import psutil
@@ -72,13 +71,4 @@ def metrics_snapshot(agent: Agent) -> dict[str, float]:
 
 def prometheus_text(agent: Agent) -> str:
     """The snapshot in the Prometheus text format, named as the master names its metrics."""
-    return metrics.prometheus_text(
-        metrics_snapshot(agent),
-        prefix="dcos_",
-        help_text="Mesos metric {name}",
-        info=metrics.Info(
-            "dcos_agent",
-            "The agent serving these metrics",
-            {"id": agent.agent_id or "", "hostname": socket.gethostname()},
-        ),
-    )
+    return metrics.mesos_prometheus_text(metrics_snapshot(agent), "agent", agent.agent_id or "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from dcos_core import MESOS_COMPAT_VERSION, __version__, metrics
@@ -372,13 +371,4 @@ def _cpus() -> list[int]:
 
 def prometheus_text(master: Master) -> str:
     """The snapshot in the Prometheus text format (`dcos_` prefix, `/` and `.` as `_`)."""
-    return metrics.prometheus_text(
-        metrics_snapshot(master),
-        prefix="dcos_",
-        help_text="Mesos metric {name}",
-        info=metrics.Info(
-            "dcos_master",
-            "The master serving these metrics",
-            {"id": master.master_id, "hostname": socket.gethostname()},
-        ),
-    )
+    return metrics.mesos_prometheus_text(metrics_snapshot(master), "master", master.master_id)
