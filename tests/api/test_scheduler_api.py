@@ -169,27 +169,32 @@ def test_resubscribe_after_dropped_stream_keeps_tasks(cluster: Cluster) -> None:
     s2.close()
 
 
-def test_teardown_kills_tasks_and_removes_framework(cluster: Cluster) -> None:
+def _framework_with_a_task(cluster: Cluster, task_id: str) -> RawScheduler:
     s = RawScheduler(cluster.master_addr)
     s.subscribe()
     offer = s.wait_offers()[0]
-    s.launch(offer, [task_info("t-td", offer, "sleep 60")])
-    s.wait_update("t-td", "TASK_RUNNING")
-    s.send("TEARDOWN")
+    s.launch(offer, [task_info(task_id, offer, "sleep 60")])
+    s.wait_update(task_id, "TASK_RUNNING")
+    return s
+
+
+def _assert_torn_down(cluster: Cluster, s: RawScheduler) -> None:
     st = cluster.state()
     assert s.framework_id not in {f["id"] for f in st["frameworks"]}
     done = next(f for f in st["completed_frameworks"] if f["id"] == s.framework_id)
     assert [t["state"] for t in done["completed_tasks"]] == ["TASK_KILLED"]
+
+
+def test_teardown_kills_tasks_and_removes_framework(cluster: Cluster) -> None:
+    s = _framework_with_a_task(cluster, "t-td")
+    s.send("TEARDOWN")
+    _assert_torn_down(cluster, s)
     s.close()
 
 
 def test_legacy_teardown_endpoint_takes_a_form_as_mesos_does(cluster: Cluster) -> None:
     """`curl -d frameworkId=<id> master/teardown` (500 before: form parsing needed a package)."""
-    s = RawScheduler(cluster.master_addr)
-    s.subscribe()
-    offer = s.wait_offers()[0]
-    s.launch(offer, [task_info("t-td-v0", offer, "sleep 60")])
-    s.wait_update("t-td-v0", "TASK_RUNNING")
+    s = _framework_with_a_task(cluster, "t-td-v0")
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     missing = cluster.http.post(f"{cluster.url}/master/teardown", content=b"", headers=form)
     assert missing.status_code == 400 and "frameworkId" in missing.text
@@ -201,10 +206,7 @@ def test_legacy_teardown_endpoint_takes_a_form_as_mesos_does(cluster: Cluster) -
         f"{cluster.url}/master/teardown", content=f"frameworkId={s.framework_id}", headers=form
     )
     assert r.status_code == 200, r.text
-    st = cluster.state()
-    assert s.framework_id not in {f["id"] for f in st["frameworks"]}
-    done = next(f for f in st["completed_frameworks"] if f["id"] == s.framework_id)
-    assert [t["state"] for t in done["completed_tasks"]] == ["TASK_KILLED"]
+    _assert_torn_down(cluster, s)
     s.close()
 
 

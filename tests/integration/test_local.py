@@ -85,6 +85,15 @@ class Local:
                         out.update({t["id"]: int(ex["pid"]) for t in ex["tasks"]})
         return out
 
+    def run_sleep(self, task_id: str) -> tuple[RawScheduler, int]:
+        """A raw framework with one `sleep 300` task running: the framework and the task's pid."""
+        s = RawScheduler(f"127.0.0.1:{self.master_port}")
+        s.subscribe()
+        offer = s.wait_offers()[0]
+        s.launch(offer, [task_info(task_id, offer, "sleep 300")])
+        s.wait_update(task_id, "TASK_RUNNING")
+        return s, self.task_pids()[task_id]
+
     def ctrl_c(self) -> None:
         os.killpg(self.proc.pid, signal.SIGINT)
 
@@ -218,12 +227,7 @@ def test_local_killed_with_sigkill_takes_its_daemons_and_tasks_along(tmp_path: P
         local.wait_up()
         daemons = [c.pid for c in psutil.Process(local.proc.pid).children()]
         assert len(daemons) == 3  # master, agent, Marathon
-        s = RawScheduler(f"127.0.0.1:{local.master_port}")
-        s.subscribe()
-        offer = s.wait_offers()[0]
-        s.launch(offer, [task_info("k-task", offer, "sleep 300")])
-        s.wait_update("k-task", "TASK_RUNNING")
-        task = local.task_pids()["k-task"]
+        s, task = local.run_sleep("k-task")
         s.close()
         local.proc.kill()
         local.proc.wait(5)
@@ -286,20 +290,10 @@ def test_two_local_clusters_side_by_side_never_touch_each_others_tasks(tmp_path:
     """Before: both clusters' agents used the cgroup root `dcos-local/agent-0`, and the second
     agent destroyed the first cluster's containers as orphans when it started."""
     with running(tmp_path / "a", 1) as a:
-        sa = RawScheduler(f"127.0.0.1:{a.master_port}")
-        sa.subscribe()
-        offer = sa.wait_offers()[0]
-        sa.launch(offer, [task_info("a-task", offer, "sleep 300")])
-        sa.wait_update("a-task", "TASK_RUNNING")
-        a_pid = a.task_pids()["a-task"]
+        sa, a_pid = a.run_sleep("a-task")
         # the second cluster: its own work dir and ports, task ports of its own
         with running(tmp_path / "b", 1, "--agent-resources", "ports:[33000-33999]") as b:
-            sb = RawScheduler(f"127.0.0.1:{b.master_port}")
-            sb.subscribe()
-            offer = sb.wait_offers()[0]
-            sb.launch(offer, [task_info("b-task", offer, "sleep 300")])
-            sb.wait_update("b-task", "TASK_RUNNING")
-            b_pid = b.task_pids()["b-task"]
+            sb, b_pid = b.run_sleep("b-task")
             assert pid_alive(a_pid), "the second cluster's agent killed the first one's task"
             sb.close()
         # the second cluster stopped and took its own task with it, nothing else
