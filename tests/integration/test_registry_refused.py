@@ -25,24 +25,19 @@ _ENTRIES = (
 )
 
 
-def run_master(work: Path) -> subprocess.CompletedProcess[str]:
+def run_daemon(daemon: str, work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dcos-core <daemon>` on a free port with `work` as its work dir, to its exit."""
+    where = ("--ip", "127.0.0.1", "--port", str(free_port()), "--work-dir", str(work))
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dcos_core",
-            "master",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(free_port()),
-            "--work-dir",
-            str(work),
-        ],
+        [sys.executable, "-m", "dcos_core", daemon, *args, *where],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def run_master(work: Path) -> subprocess.CompletedProcess[str]:
+    return run_daemon("master", work)
 
 
 def registry_with(work: Path, *rows: tuple[str, str, int]) -> Path:
@@ -120,22 +115,7 @@ def test_marathon_and_chronos_refuse_a_zero_length_store(
     work.mkdir()
     path = work / db
     path.write_bytes(b"")
-    args = ["--master", f"127.0.0.1:{free_port()}", "--ip", "127.0.0.1", "--port"]
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dcos_core",
-            daemon,
-            *args,
-            str(free_port()),
-            "--work-dir",
-            str(work),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    p = run_daemon(daemon, work, "--master", f"127.0.0.1:{free_port()}")
     assert_refused(
         p,
         f"dcos-core: state store {path} is empty (0 bytes): restore it from a backup, "
