@@ -187,15 +187,7 @@ class Agent:
         log.error("the master refuses this agent (%s): killing every task and shutting down", why)
         self._stopping = True
         self.registered = False
-        grace = min(self.config.executor_shutdown_grace_period, _STOP_GRACE_MAX)
-        policy = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
-        entries = list(self.tasks.values())
-        kills = [e.executor.kill(policy) for e in entries]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), grace + 2)
-        runners = [e.runner for e in entries if e.runner is not None]
-        if runners:
-            await asyncio.wait(runners, timeout=1.0)
+        await self._kill_within_grace(list(self.tasks.values()))
         await asyncio.to_thread(self.checkpoints.clear)
         await asyncio.to_thread(self.checkpoints.forget_agent)
 
@@ -453,6 +445,18 @@ class Agent:
         if entry.checkpointed:
             self.checkpoints.append_kill(entry.framework_id, entry.task_id)
 
+    async def _kill_within_grace(self, entries: list[TaskEntry]) -> None:
+        """Kill `entries` with the stop grace period (bounded) and give their runners a second
+        to report the end."""
+        grace = min(self.config.executor_shutdown_grace_period, _STOP_GRACE_MAX)
+        policy = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
+        kills = [e.executor.kill(policy) for e in entries]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), grace + 2)
+        runners = [e.runner for e in entries if e.runner is not None]
+        if runners:
+            await asyncio.wait(runners, timeout=1.0)
+
     async def stop(self, kill_all: bool = True) -> None:
         """Stop the agent: kill tasks (bounded grace), send the last updates, close.
 
@@ -462,18 +466,11 @@ class Agent:
         `dcos-core local`) every task is killed.
         """
         self._stopping = True
-        grace = min(self.config.executor_shutdown_grace_period, _STOP_GRACE_MAX)
-        policy = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
         doomed = [e for e in self.tasks.values() if kill_all or not e.checkpointed]
         for e in doomed:  # if the agent dies before they are gone, the next one finishes
             self._note_kill(e)
         kept = {e.executor.container_id for e in self.tasks.values() if e not in doomed}
-        runners = [e.runner for e in doomed if e.runner is not None]
-        kills = [e.executor.kill(policy) for e in doomed]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*kills, return_exceptions=True), grace + 2)
-        if runners:
-            await asyncio.wait(runners, timeout=1.0)
+        await self._kill_within_grace(doomed)
         for cid in self.containerizer.containers():  # anything not tied to a kept task
             if cid not in kept:
                 await self.containerizer.destroy(cid, 0.0)
