@@ -316,7 +316,7 @@ def _wait_ready(
     master: str,
     agents: int,
     children: list[_Child],
-    stopping: object,
+    stopping: Callable[[], bool],
     also: list[str] | None = None,
 ) -> str | None:
     """None once the master lists `agents` agents and every URL of `also` answers 200;
@@ -324,7 +324,7 @@ def _wait_ready(
     deadline = time.monotonic() + START_TIMEOUT
     with httpx.Client(timeout=2) as http:
         while time.monotonic() < deadline:
-            if callable(stopping) and stopping():
+            if stopping():
                 return "stopped"
             dead = next((c for c in children if c.proc.poll() is not None), None)
             if dead is not None:
