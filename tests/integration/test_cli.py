@@ -79,6 +79,18 @@ def row_of(out: str, needle: str) -> str:
     return next(line for line in out.splitlines() if needle in line)
 
 
+def release_offers(cluster: Cluster, s: RawScheduler, refuse_seconds: float = 60.0) -> None:
+    """Decline every offer `s` holds until the master says it holds none: offers in flight (after
+    a REVIVE, say) arrive after a first decline and would keep resources from the next framework."""
+
+    def none_held() -> bool:
+        s.decline_held_offers(refuse_seconds)
+        fw = next(f for f in cluster.state()["frameworks"] if f["id"] == s.framework_id)
+        return not fw["offers"]
+
+    wait_for(none_held, 10, f"framework {s.framework_id} to hold no offers")
+
+
 def wait_all_updates(s: RawScheduler, wanted: dict[str, str], timeout: float = 15) -> None:
     """Wait until each task in `wanted` reported its state (in any order)."""
     left = dict(wanted)
@@ -385,7 +397,7 @@ def test_framework_why_explains_a_suppressed_framework(
 
 def test_task_list_says_why_tasks_ended(cluster: Cluster, sched: RawScheduler) -> None:
     """The last status' message, reason and source, in /master/state, GET_TASKS and the CLI."""
-    sched.decline_held_offers()
+    release_offers(cluster, sched)
     s = RawScheduler(cluster.master_addr, {"user": "root", "name": "cli-ends"})
     s.subscribe()
     try:
@@ -458,7 +470,7 @@ def test_ambiguous_names_list_the_candidates(cluster: Cluster, sched: RawSchedul
 def test_framework_why_names_the_blocking_resource(cluster: Cluster, sched: RawScheduler) -> None:
     """The issue's case: a framework's tasks need more cpus than any agent has free and it
     declined what is left: `why` says insufficient cpus, per agent, and takes the name."""
-    sched.decline_held_offers(3600)
+    release_offers(cluster, sched, 3600)
     hog = RawScheduler(cluster.master_addr, {"user": "root", "name": "cli-hog"})
     needy = RawScheduler(cluster.master_addr, {"user": "root", "name": "cli-needy"})
     hog.subscribe()
@@ -513,7 +525,7 @@ def test_framework_why_names_the_blocking_resource(cluster: Cluster, sched: RawS
 
 
 def test_task_log_follow_prints_until_the_task_ends(cluster: Cluster, sched: RawScheduler) -> None:
-    sched.decline_held_offers()  # the module's other framework would keep them from this one
+    release_offers(cluster, sched)  # the module's other framework would keep them from this one
     s = RawScheduler(cluster.master_addr)
     s.subscribe()
     try:
