@@ -1,4 +1,7 @@
-"""The hierarchical DRF allocator: state of agents, frameworks and allocations, and the cycle.
+"""The hierarchical DRF allocator: its public calls, policy (weights, quota) and introspection.
+
+What it knows lives in `state` (agents, frameworks and the one ledger of allocations); one cycle
+is run by `cycle.CycleRunner`, which gets what it uses passed in.
 
 Pure: no I/O, time only from the injected `Clock`, randomness only from `random.Random(seed)`.
 `allocate()` returns `OfferGrant`s (data); the master turns them into offers. Everything granted
@@ -13,14 +16,13 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from dcos_core.allocator.cycle import CycleRunner
 from dcos_core.allocator.filters import MAX_REFUSE_SECONDS, RefuseFilters
 from dcos_core.allocator.quota import QuotaCycle, ancestors_or_self
 from dcos_core.allocator.sorter import Millis, RoleTree, add_millis
+from dcos_core.allocator.state import AgentState, Allocations, FrameworkState, has_reservations
 from dcos_core.allocator.types import (
     AllocatorConfig,
     OfferGrant,
@@ -30,37 +32,7 @@ from dcos_core.allocator.types import (
 from dcos_core.allocator.why import CycleFacts, WhyEntry, record
 from dcos_core.clock import Clock
 from dcos_core.errors import ConflictError, InvalidError, NotFoundError
-from dcos_core.resources import EMPTY, UNRESERVED, Resources, validate_role
-
-FwRole = tuple[str, str]
-
-
-@dataclass(slots=True)
-class AgentState:
-    """What the allocator knows of one agent."""
-
-    id: str
-    total: Resources
-    available: Resources
-    active: bool = True
-    attributes: dict[str, object] = field(default_factory=dict)
-    reserved: bool = False  # the total holds reservations (else allocatable_to() is a no-op)
-    alloc: dict[FwRole, Resources] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class FrameworkState:
-    """What the allocator knows of one framework."""
-
-    id: str
-    roles: tuple[str, ...]
-    suppressed: set[str]
-    active: bool
-    min_allocatable: dict[str, tuple[Resources, ...]]
-
-
-def _has_reservations(r: Resources) -> bool:
-    return any(k[1] != UNRESERVED for k, _v in r)
+from dcos_core.resources import EMPTY, Resources, validate_role
 
 
 def _sum(rs: Iterable[Resources]) -> Resources:
@@ -90,8 +62,9 @@ class Allocator:
         self.filters = RefuseFilters()
         self.agents: dict[str, AgentState] = {}
         self.frameworks: dict[str, FrameworkState] = {}
+        self.allocations = Allocations(self.tree)
         # framework -> role -> agent -> resources (offered + used); may name unknown frameworks
-        self.alloc: dict[str, dict[str, dict[str, Resources]]] = {}
+        self.alloc = self.allocations.by_framework
         self.cluster: Millis = {}
         self.quotas: dict[str, Quota] = {}
         self.why: dict[str, dict[str, WhyEntry]] = {}  # framework -> role -> last reason
@@ -114,20 +87,20 @@ class Allocator:
         if agent_id in self.agents:
             raise ConflictError(f"agent '{agent_id}' is already added")
         agent = AgentState(agent_id, total, total, attributes=dict(attributes or {}))
-        agent.reserved = _has_reservations(total)
+        agent.reserved = has_reservations(total)
         self.agents[agent_id] = agent
         add_millis(self.cluster, total.totals())
         self.tree.set_totals(self.cluster)
         for (fw, role), res in (used or {}).items():
             if res:
                 validate_role(role)
-                self._charge_outside_cycle(agent, fw, role, res)
+                self.allocations.charge(agent, fw, role, res)
 
     def remove_agent(self, agent_id: str) -> None:
         """Forget an agent and everything allocated on it."""
         agent = self._agent(agent_id)
         for (fw, role), res in list(agent.alloc.items()):
-            self._uncharge(agent, fw, role, res)
+            self.allocations.uncharge(agent, fw, role, res)
         del self.agents[agent_id]
         add_millis(self.cluster, agent.total.totals(), -1)
         self.tree.set_totals(self.cluster)
@@ -140,7 +113,7 @@ class Allocator:
         add_millis(self.cluster, total.totals())
         self.tree.set_totals(self.cluster)
         agent.total = total
-        agent.reserved = _has_reservations(total)
+        agent.reserved = has_reservations(total)
         agent.available = total - _sum(agent.alloc.values())
 
     def deactivate_agent(self, agent_id: str) -> None:
@@ -181,7 +154,7 @@ class Allocator:
             self.tree.deactivate(role, framework_id)
         for role, by_agent in list(self.alloc.get(framework_id, {}).items()):
             for agent_id, res in list(by_agent.items()):
-                self._uncharge(self.agents[agent_id], framework_id, role, res)
+                self.allocations.uncharge(self.agents[agent_id], framework_id, role, res)
         self.alloc.pop(framework_id, None)
         for role in fw.roles:
             node = self.tree.get(role)
@@ -261,7 +234,7 @@ class Allocator:
         if agent is None:
             return
         if resources:
-            cur = self.alloc.get(framework_id, {}).get(role, {}).get(agent_id)
+            cur = self.allocations.held(framework_id, role, agent_id)
             if cur is None and framework_id not in self.frameworks:
                 return  # removed framework: remove_framework() already freed everything
             if cur is None or not cur.contains(resources):
@@ -270,7 +243,7 @@ class Allocator:
                     f"'{framework_id}' has only {cur or EMPTY} there in role '{role}'",
                     "resources",
                 )
-            self._uncharge(agent, framework_id, role, resources)
+            self.allocations.uncharge(agent, framework_id, role, resources)
         if refuse_seconds is not None and framework_id in self.frameworks:
             secs = refuse_seconds
             if math.isnan(secs) or secs < 0:
@@ -293,7 +266,7 @@ class Allocator:
         The agent's total changes the same way.
         """
         agent = self._agent(agent_id)
-        cur = self.alloc.get(framework_id, {}).get(role, {}).get(agent_id)
+        cur = self.allocations.held(framework_id, role, agent_id)
         if cur is None or not cur.contains(consumed):
             raise InvalidError(
                 f"framework '{framework_id}' does not hold {consumed} on agent '{agent_id}'",
@@ -301,12 +274,12 @@ class Allocator:
             )
         if consumed.totals() != converted.totals():
             raise InvalidError("a conversion must keep the scalar quantities", "converted")
-        self._uncharge(agent, framework_id, role, consumed)
+        self.allocations.uncharge(agent, framework_id, role, consumed)
         agent.available = agent.available - consumed
         agent.total = agent.total - consumed + converted
-        agent.reserved = _has_reservations(agent.total)
+        agent.reserved = has_reservations(agent.total)
         agent.available = agent.available + converted
-        self._charge_outside_cycle(agent, framework_id, role, converted)
+        self.allocations.charge(agent, framework_id, role, converted)
 
     # ---- policy ------------------------------------------------------------------------------
 
@@ -335,7 +308,7 @@ class Allocator:
         The grants are charged as allocated immediately; give back what is not used with
         `recover()`.
         """
-        started = time.perf_counter()
+        started = self.clock.perf_counter()
         if self.tree.dirty:
             self.tree.rebuild()
         if agent_ids is None:
@@ -344,7 +317,15 @@ class Allocator:
             seen = dict.fromkeys(agent_ids)
             candidates = [a for i in seen if (a := self.agents.get(i)) is not None and a.active]
         quota = self._quota_cycle() if self.quotas else None
-        runner = CycleRunner(self, self.clock.monotonic(), quota)
+        runner = CycleRunner(
+            tree=self.tree,
+            filters=self.filters,
+            allocations=self.allocations,
+            min_allocatable=self.config.min_allocatable,
+            frameworks=self.frameworks,
+            now=self.clock.monotonic(),
+            quota=quota,
+        )
         self.rng.shuffle(candidates)
         stage1 = quota.roles_below_guarantee() if quota is not None else set()
         if stage1:
@@ -355,7 +336,7 @@ class Allocator:
         self._record_reasons(runner, candidates)
         self._stats["cycles"] += 1
         self._stats["grants"] += len(grants)
-        self._stats["last_cycle_seconds"] = time.perf_counter() - started
+        self._stats["last_cycle_seconds"] = self.clock.perf_counter() - started
         return grants
 
     def _quota_cycle(self) -> QuotaCycle:
@@ -495,38 +476,3 @@ class Allocator:
         if fw is None:
             raise NotFoundError(f"framework '{framework_id}' is not known to the allocator")
         return fw
-
-    def _charge_outside_cycle(self, agent: AgentState, fw: str, role: str, res: Resources) -> None:
-        """Charge `res` on `agent` to (fw, role) and take it out of the agent's available."""
-        agent.available = agent.available - res
-        key = (fw, role)
-        cur = agent.alloc.get(key)
-        agent.alloc[key] = res if cur is None else cur + res
-        by_agent = self.alloc.setdefault(fw, {}).setdefault(role, {})
-        cur = by_agent.get(agent.id)
-        by_agent[agent.id] = res if cur is None else cur + res
-        self.tree.charge_now(role, fw, res.totals())
-
-    def _uncharge(self, agent: AgentState, fw: str, role: str, res: Resources) -> None:
-        """Take `res` out of (fw, role)'s allocation on `agent` and give it back to the agent."""
-        key = (fw, role)
-        cur = agent.alloc.get(key, EMPTY)
-        left = EMPTY if cur is res else cur - res  # the common case: all of an offer comes back
-        if left:
-            agent.alloc[key] = left
-        else:
-            agent.alloc.pop(key, None)
-        by_role = self.alloc.get(fw, {})
-        by_agent = by_role.get(role, {})
-        cur = by_agent.get(agent.id, EMPTY)
-        left = EMPTY if cur is res else cur - res
-        if left:
-            by_agent[agent.id] = left
-        else:
-            by_agent.pop(agent.id, None)
-            if not by_agent:
-                by_role.pop(role, None)
-                if not by_role:
-                    self.alloc.pop(fw, None)
-        agent.available = agent.available + res
-        self.tree.charge_now(role, fw, res.totals(), -1)

@@ -7,16 +7,14 @@ updates; shares are re-keyed after each agent, not re-sorted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
 
+from dcos_core.allocator.filters import RefuseFilters
 from dcos_core.allocator.quota import QuotaCycle, shrink
-from dcos_core.allocator.sorter import RoleNode
-from dcos_core.allocator.types import OfferGrant, Reason
-from dcos_core.resources import EMPTY, Resources
-
-if TYPE_CHECKING:
-    from dcos_core.allocator.allocator import AgentState, Allocator
+from dcos_core.allocator.sorter import RoleNode, RoleTree
+from dcos_core.allocator.state import AgentState, Allocations, FrameworkState
+from dcos_core.allocator.types import MinAllocatable, OfferGrant, Reason
+from dcos_core.resources import Resources
 
 Mins = list[dict[str, int]]
 INSUFFICIENT = Reason.INSUFFICIENT_RESOURCES
@@ -40,10 +38,31 @@ def satisfies(totals: dict[str, int], mins: Mins) -> bool:
 
 
 class CycleRunner:
-    """Runs the stages of one cycle and collects grants and the reasons for non-grants."""
+    """Runs the stages of one cycle and collects grants and the reasons for non-grants.
 
-    def __init__(self, allocator: Allocator, now: float, quota: QuotaCycle | None) -> None:
-        self.a = allocator
+    Args:
+        tree: the role tree, walked in DRF order.
+        filters: the frameworks' refused-offer filters, checked at `now` (monotonic).
+        allocations: the ledger every grant is written to.
+        min_allocatable: the cluster's minimum offer sizes.
+        frameworks: the allocator's frameworks (for their own minimum offer sizes).
+        quota: this cycle's quota view, or None when no role has a quota.
+    """
+
+    def __init__(
+        self,
+        *,
+        tree: RoleTree,
+        filters: RefuseFilters,
+        allocations: Allocations,
+        min_allocatable: MinAllocatable,
+        frameworks: Mapping[str, FrameworkState],
+        now: float,
+        quota: QuotaCycle | None,
+    ) -> None:
+        self.tree = tree
+        self.filters = filters
+        self.allocations = allocations
         self.now = now
         self.quota = quota
         self.offers: dict[tuple[str, str, str], Resources] = {}  # (fw, agent, role) -> offer
@@ -51,10 +70,10 @@ class CycleRunner:
         self.agents_with_grants: set[str] = set()
         self.fw_notes: dict[tuple[str, str], Notes] = {}  # (fw, role) -> agent -> note
         self.role_notes: dict[str, Notes] = {}  # notes of every framework of the role
-        self.mins: Mins = [m.totals() for m in allocator.config.min_allocatable]
+        self.mins: Mins = [m.totals() for m in min_allocatable]
         self.fw_mins: dict[tuple[str, str], Mins] = {
             (fid, role): [m.totals() for m in ms]
-            for fid, fw in allocator.frameworks.items()
+            for fid, fw in frameworks.items()
             for role, ms in fw.min_allocatable.items()
         }
         self.override_roles = {role for _fid, role in self.fw_mins}
@@ -73,8 +92,8 @@ class CycleRunner:
 
     def run(self, agents: Iterable[AgentState], stage1: set[str] | None) -> None:
         """One stage over `agents`; `stage1` = the roles still below their guarantee, or None."""
-        tree = self.a.tree
-        filters = self.a.filters
+        tree = self.tree
+        filters = self.filters
         use_filters = bool(filters)
         record = stage1 is None
         mins = self.mins
@@ -175,26 +194,11 @@ class CycleRunner:
 
     def _grant(self, agent: AgentState, node: RoleNode, fid: str, offer: Resources) -> None:
         """Charge `offer` to (fid, role) on `agent` and record it as this cycle's offer."""
-        aid = agent.id
         role = node.name
-        avail = agent.available
-        agent.available = EMPTY if offer is avail else avail - offer
-        key = (fid, role)
-        cur = agent.alloc.get(key)
-        agent.alloc[key] = offer if cur is None else cur + offer
-        alloc = self.a.alloc
-        by_role = alloc.get(fid)
-        if by_role is None:
-            by_role = alloc[fid] = {}
-        by_agent = by_role.get(role)
-        if by_agent is None:
-            by_agent = by_role[role] = {}
-        cur = by_agent.get(aid)
-        by_agent[aid] = offer if cur is None else cur + offer
-        self.a.tree.charge(node, fid, offer.totals())
+        self.allocations.grant(agent, node, fid, offer)
         if self.quota is not None:
             self.quota.charge(role, offer)
-        gk = (fid, aid, role)
+        gk = (fid, agent.id, role)
         cur = self.offers.get(gk)
         self.offers[gk] = offer if cur is None else cur + offer
-        self.granted.add(key)
+        self.granted.add((fid, role))
