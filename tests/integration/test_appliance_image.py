@@ -38,7 +38,12 @@ from tests.cluster import Cluster, RawScheduler, task_info, wait_for
 from tests.testhosts import CACHE, ensure_ssh_key
 from tests.vm import VM, TapBridge
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.hosts,
+    pytest.mark.timeout(2400),
+]
 
 
 def test_build_boot_and_join(tmp_path: Path) -> None:

@@ -27,7 +27,12 @@ from tests.cluster import wait_for
 from tests.integration.deploykit import active_agents, frameworks, pyinfra_deploy, run_testinfra
 from tests.testhosts import TestHost, TestHosts
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.hosts,
+    pytest.mark.timeout(900),
+]
 
 
 @pytest.fixture

@@ -18,7 +18,12 @@ from appliance.base_image import HOSTKEYS_UNIT, OWN_UNITS, ROOT_LABEL, ensure_ba
 from tests.testhosts import CACHE, ensure_ssh_key
 from tests.vm import VM, TapBridge, process_alive
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.hosts,
+    pytest.mark.timeout(900),
+]
 
 PREFIX = "dcvm"
 SUBNET = "10.219.0"

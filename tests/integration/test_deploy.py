@@ -42,7 +42,12 @@ from tests.integration.deploykit import (
 )
 from tests.testhosts import TestHosts
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.hosts,
+    pytest.mark.timeout(1500),
+]
 
 
 @pytest.fixture

@@ -21,7 +21,12 @@ import pytest
 from tests.integration.deploykit import pyinfra_deploy
 from tests.testhosts import TestHosts
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.hosts,
+    pytest.mark.timeout(900),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = "http://debian.test/repo"

@@ -36,7 +36,12 @@ from tests.integration.deploykit import (
 )
 from tests.testhosts import TestHosts
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.hosts,
+    pytest.mark.timeout(900),
+]
 
 
 @pytest.fixture

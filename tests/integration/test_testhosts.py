@@ -25,6 +25,7 @@ BRIDGE = f"{PREFIX}br0"
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
+    pytest.mark.hosts,
 ]
 
 

@@ -103,8 +103,10 @@ def detect(mount: Path = Path("/sys/fs/cgroup")) -> CgroupsHost:
     directory is not writable (`os.access(W_OK)`) is left out. Raises `IsolationError` if neither
     layout is there.
 
-    >>> detect(Path("/sys/fs/cgroup"))  # doctest: +SKIP
-    CgroupsHost(version=1, mount=PosixPath('/sys/fs/cgroup'), controllers=frozenset({...}))
+    Example (on a host, so not a doctest)::
+
+        detect(Path("/sys/fs/cgroup"))
+        # CgroupsHost(version=1, mount=PosixPath('/sys/fs/cgroup'), controllers=frozenset(...))
     """
     mount = Path(mount)
     if (mount / "cgroup.controllers").is_file():
@@ -231,9 +233,10 @@ def open_cgroups(host: CgroupsHost, root: str = "dcos") -> Cgroups:
     the mount and of every directory down to `<root>`. `root` may be "" (use the mount itself,
     e.g. a bound sub-cgroup) or contain slashes. Raises `IsolationError` if that fails.
 
-    >>> cg = open_cgroups(detect(), root="dcos")  # doctest: +SKIP
-    >>> cg.create("c1", ["memory"])  # doctest: +SKIP
-    [PosixPath('/sys/fs/cgroup/memory/dcos/c1')]
+    Example (on a host, as root, so not a doctest)::
+
+        cg = open_cgroups(detect(), root="dcos")
+        cg.create("c1", ["memory"])  # [PosixPath('/sys/fs/cgroup/memory/dcos/c1')]
     """
     root = _check_root(root)
     if host.version == 1:
@@ -554,7 +557,9 @@ class V1Cgroups(_Base):
         registration fails, polling alone is used. If the cgroup is removed, this waits until
         cancelled. Closes its file descriptors on return and on cancellation.
 
-        >>> await asyncio.wait_for(cg.wait_oom("c1"), timeout=60)  # doctest: +SKIP
+        Example (in a coroutine, on a host, so not a doctest)::
+
+            await asyncio.wait_for(cg.wait_oom("c1"), timeout=60)
         """
         baseline = self.oom_kills(container_id)
         memdir = self._dir("memory", container_id)
