@@ -123,54 +123,6 @@ class AgentSettings(BaseSettings):
         return v
 
 
-class MarathonSettings(BaseSettings):
-    """`dcos-core marathon`."""
-
-    model_config = SettingsConfigDict(env_prefix="DCOS_MARATHON_", extra="forbid")
-
-    master: str = "127.0.0.1:5050"
-    ip: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
-    hostname: str | None = None
-    work_dir: Path = Path("/var/lib/dcos-core/marathon")
-    store: str = Field("sqlite", pattern="^(sqlite|memory)$")
-    framework_name: str = "marathon"
-    role: str = "*"
-    user: str = "root"
-    failover_timeout: float = Field(604800.0, ge=0, description="seconds the master keeps tasks")
-    tick_interval: float = Field(0.5, gt=0)
-    max_body_size: int = Field(
-        MIB, ge=0, description="largest request body in bytes (ZooKeeper's 1 MB node limit)"
-    )
-
-
-class ChronosSettings(BaseSettings):
-    """`dcos-core chronos`."""
-
-    model_config = SettingsConfigDict(env_prefix="DCOS_CHRONOS_", extra="forbid")
-
-    master: str = "127.0.0.1:5050"
-    ip: str = "127.0.0.1"
-    port: int = Field(4400, ge=1, le=65535)
-    hostname: str | None = None
-    work_dir: Path = Path("/var/lib/dcos-core/chronos")
-    store: str = Field("sqlite", pattern="^(sqlite|memory)$")
-    framework_name: str = "chronos"
-    role: str = "*"
-    user: str = "root"
-    failover_timeout: float = Field(604800.0, ge=0)
-    tick_interval: float = Field(0.2, gt=0)
-    max_body_size: int = Field(MIB, ge=0, description="largest request body in bytes")
-    failure_retry_delay: float = Field(10.0, ge=0, description="seconds before a retry")
-    prelaunch: float = Field(
-        15.0,
-        ge=0,
-        le=3600,
-        description="seconds before its time a run of a job without a container image may be "
-        "launched; its command still starts at its time (0: launch at the time)",
-    )
-
-
 class LocalSettings(BaseSettings):
     """`dcos-core local`: a whole cluster on 127.0.0.1."""
 

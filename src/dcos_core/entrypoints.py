@@ -19,9 +19,7 @@ import typer
 from dcos_core import __version__
 from dcos_core.config import (
     AgentSettings,
-    ChronosSettings,
     LocalSettings,
-    MarathonSettings,
     MasterSettings,
     load_settings,
 )
@@ -240,8 +238,13 @@ def marathon(
 ) -> None:
     """Run Marathon: long-running services on the cluster (REST API v2 on port 8080)."""
     from dcos_core.frameworks.marathon.run import run_marathon
+    from dcos_core.frameworks.marathon.settings import MarathonSettings
 
-    flags = {k: v for k, v in locals().items() if k not in ("config", "log_level", "run_marathon")}
+    flags = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("config", "log_level", "run_marathon", "MarathonSettings")
+    }
     try:
         settings = load_settings(MarathonSettings, flags, config, "marathon")
     except DcosError as e:
@@ -279,8 +282,13 @@ def chronos(
 ) -> None:
     """Run Chronos: cron for the cluster (ISO 8601 schedules, dependencies; REST on 4400)."""
     from dcos_core.frameworks.chronos.run import run_chronos
+    from dcos_core.frameworks.chronos.settings import ChronosSettings
 
-    flags = {k: v for k, v in locals().items() if k not in ("config", "log_level", "run_chronos")}
+    flags = {
+        k: v
+        for k, v in locals().items()
+        if k not in ("config", "log_level", "run_chronos", "ChronosSettings")
+    }
     try:
         settings = load_settings(ChronosSettings, flags, config, "chronos")
     except DcosError as e:

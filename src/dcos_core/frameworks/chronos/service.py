@@ -50,7 +50,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from urllib.parse import quote
 
 from dcos_core.clock import Clock, SystemClock
@@ -83,21 +83,27 @@ from dcos_core.frameworks.chronos.schedule import (
     plan_due,
 )
 from dcos_core.frameworks.placement import OfferMatcher, Request
+from dcos_core.frameworks.runtime import Driver, Kill, LaunchPlan, ReviveTimer, execute, send_kills
 from dcos_core.frameworks.sdk_protocol import offer_id, task_info
+from dcos_core.model.task import TERMINAL, TaskState
 from dcos_core.state.store import Delete, Op, Put, StateStore
 
 log = logging.getLogger("dcos_core.chronos")
 
 JOBS: Final = "chronos/jobs"
-TERMINAL_FAIL: Final = frozenset(
-    {"TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE"}
-)
 HISTORY: Final = 50  # finished runs kept per job
 MAX_PLAN_PER_TICK: Final = 1000  # occurrences planned per job per tick (a long downtime)
 # Parsed once per (schedule, zone), not once per job per tick (immutable RepeatingIntervals).
 _parse_schedule: Final = functools.lru_cache(maxsize=4096)(parse_iso8601_schedule)
-ACCEPT_CONCURRENCY: Final = 16
 REVIVE_EVERY: Final = 2.0  # seconds between REVIVE calls while runs wait for offers
+DECLINE_IDLE: Final = 5.0  # refuse_seconds for offers when no run waits to launch
+DECLINE_BUSY: Final = 1.0  # ... and when runs wait (what is left of an offer used, too)
+# Updates that say nothing new about a launched run: it is still on its way (or running).
+_IN_FLIGHT: Final = frozenset(
+    {TaskState.STAGING, TaskState.STARTING, TaskState.KILLING, TaskState.UNREACHABLE}
+)
+# The master does not know the task (never launched, or lost before the agent had it).
+_NOT_LAUNCHED: Final = frozenset({TaskState.UNKNOWN, TaskState.DROPPED})
 METRONOME_RETRIES: Final = 10  # ON_FAILURE without activeDeadlineSeconds: relaunches at most
 _EXIT_RE: Final = re.compile(r"exit(?:ed with)? status (-?\d+)")
 
@@ -113,22 +119,10 @@ def exit_code_of(state: str, message: str) -> int | None:
         >>> exit_code_of("TASK_FAILED", "Command exited with status 3")
         3
     """
-    if state == "TASK_FINISHED":
+    if state == TaskState.FINISHED:
         return 0
     m = _EXIT_RE.search(message or "")
     return int(m[1]) if m else None
-
-
-class Driver(Protocol):
-    async def accept(
-        self, offer_ids: list[str], operations: list[dict[str, Any]], refuse_seconds: float | None
-    ) -> None: ...
-    async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None: ...
-    async def kill(
-        self, task_id: str, agent_id: str | None = None, grace_period: float | None = None
-    ) -> None: ...
-    async def revive(self, roles: list[str] | None = None) -> None: ...
-    async def reconcile(self, tasks: list[tuple[str, str | None]] = ...) -> None: ...
 
 
 @dataclass
@@ -214,9 +208,8 @@ class Chronos:
         self.driver: Driver | None = None
         self.framework_id: str | None = None
         self._wake = asyncio.Event()
-        self._kills: list[tuple[str, str | None]] = []
-        self._waiting = False
-        self._revived_at = 0.0
+        self._kills: list[Kill] = []
+        self._revive = ReviveTimer(REVIVE_EVERY)
         self.launched_total = 0
         self.finished_total: Counter[str] = Counter()  # runs finished since the start, by state
         self.started = self.clock.time()
@@ -381,7 +374,7 @@ class Chronos:
         recorded SKIPPED."""
         for run in [r for r in self.runs.values() if r.job == js.job.name and r.scheduled > now]:
             if run.task_id and run.state in (RunState.LAUNCHING, RunState.RUNNING):
-                self._kills.append((run.task_id, run.agent_id))
+                self._kills.append(Kill(run.task_id, run.agent_id))
                 run.attempt = max(0, run.attempt - 1)
             run.task_id, run.agent_id, run.host, run.sandbox = None, None, "", ""
             run.started_at = None
@@ -455,7 +448,7 @@ class Chronos:
         else:
             self.ledger.save(run)
             if run.task_id:
-                self._kills.append((run.task_id, run.agent_id))
+                self._kills.append(Kill(run.task_id, run.agent_id))
         self.wake()
         return run
 
@@ -463,7 +456,7 @@ class Chronos:
         self.get(name)
         for run in [r for r in self.runs.values() if r.job == name]:
             if run.task_id and run.state in (RunState.LAUNCHING, RunState.RUNNING):
-                self._kills.append((run.task_id, run.agent_id))
+                self._kills.append(Kill(run.task_id, run.agent_id))
             self.runs.pop(run.key, None)
         self.jobs.pop(name, None)
         self.store.delete(f"{JOBS}/{_key(name)}")
@@ -510,7 +503,7 @@ class Chronos:
             ):
                 run.reason = "killed"
                 self.ledger.save(run)
-                self._kills.append((run.task_id, run.agent_id))
+                self._kills.append(Kill(run.task_id, run.agent_id))
                 n += 1
         self.wake()
         return n
@@ -530,18 +523,12 @@ class Chronos:
         self._plan(now)
         if self.driver is not None:
             kills, self._kills = self._kills, []
-            for task_id, agent_id in kills:
-                with contextlib.suppress(Exception):
-                    await self.driver.kill(task_id, agent_id)
+            await send_kills(self.driver, kills)
             # Ask for offers when runs start waiting, and again every REVIVE_EVERY seconds while
             # they wait (declined offers are filtered for a while) -- not on every tick.
-            mono = self.clock.monotonic()
-            waiting = bool(self._launchable(now))
-            if waiting and (not self._waiting or mono - self._revived_at >= REVIVE_EVERY):
-                self._revived_at = mono
+            if self._revive.due(waiting=bool(self._launchable(now)), now=self.clock.monotonic()):
                 with contextlib.suppress(Exception):
                     await self.driver.revive()
-            self._waiting = waiting
 
     def _plan(self, now: float) -> None:
         until = datetime.fromtimestamp(now, UTC)
@@ -707,13 +694,31 @@ class Chronos:
     # ---- offers ----------------------------------------------------------------------------
 
     async def handle_offers(self, offers: list[dict[str, Any]]) -> None:
-        assert self.driver is not None
+        """Launch the runs due on `offers` (each recorded LAUNCHING first); decline the rest."""
+        if self.driver is None:
+            raise RuntimeError("offers before attach(): no driver to answer them")
         now = self.clock.time()
         todo = self._launchable(now)
         if not todo:
-            with contextlib.suppress(Exception):
-                await self.driver.decline([offer_id(o) for o in offers], refuse_seconds=5.0)
+            await execute(self.driver, LaunchPlan.decline_all(offers, DECLINE_IDLE))
             return
+        by_offer, launching = self._match(offers, todo, now)
+        # Recorded before the ACCEPTs: a crash in between is found by reconciliation.
+        self.ledger.save_many(launching)
+        self.launched_total += len(launching)
+        plan = LaunchPlan.of(
+            offers,
+            by_offer,
+            accept_refuse_seconds=DECLINE_BUSY,
+            decline_refuse_seconds=DECLINE_BUSY,
+        )
+        await execute(self.driver, plan)
+
+    def _match(
+        self, offers: list[dict[str, Any]], todo: list[Run], now: float
+    ) -> tuple[dict[str, list[dict[str, Any]]], list[Run]]:
+        """Place the runs `todo` on `offers`, in order: the TaskInfos per offer id and the runs
+        launched (moved to LAUNCHING with a fresh task id; not saved yet)."""
         matcher = OfferMatcher(offers)
         hosts = {offer_id(o): _agent_address(o) for o in offers}
         by_offer: dict[str, list[dict[str, Any]]] = {}
@@ -734,25 +739,7 @@ class Chronos:
             run.started_at = None
             launching.append(run)
             by_offer.setdefault(m.offer_id, []).append(self._task_info(js, run, m, now))
-        # Recorded before the ACCEPTs: a crash in between is found by reconciliation.
-        self.ledger.save_many(launching)
-        self.launched_total += len(launching)
-        driver = self.driver
-        slots = asyncio.Semaphore(ACCEPT_CONCURRENCY)
-
-        async def accept(oid: str, infos: list[dict[str, Any]]) -> None:
-            async with slots:
-                try:
-                    launch = {"type": "LAUNCH", "launch": {"task_infos": infos}}
-                    await driver.accept([oid], [launch], refuse_seconds=1.0)
-                except Exception as e:  # the master answers TASK_DROPPED/UNKNOWN: relaunched
-                    log.warning("ACCEPT of %s failed: %s", oid, e)
-
-        await asyncio.gather(*(accept(o, i) for o, i in by_offer.items()))
-        unused = [offer_id(o) for o in offers if offer_id(o) not in by_offer]
-        if unused:
-            with contextlib.suppress(Exception):
-                await driver.decline(unused, refuse_seconds=1.0)
+        return by_offer, launching
 
     def _task_info(self, js: JobState, run: Run, m: Any, now: float) -> dict[str, Any]:
         assert run.task_id is not None
@@ -811,27 +798,24 @@ class Chronos:
         if parsed is not None:
             run = self.runs.get(run_key(parsed[0], parsed[1]))
         if run is None or run.task_id != task_id:
-            terminal = state in TERMINAL_FAIL or state in ("TASK_FINISHED", "TASK_UNKNOWN")
-            if not terminal:  # a task of no unfinished run: never run it twice
+            if (
+                state not in TERMINAL and state != TaskState.UNKNOWN
+            ):  # a task of no unfinished run: never run it twice
                 agent = (status.get("agent_id") or {}).get("value")
-                self._kills.append((task_id, agent))
+                self._kills.append(Kill(task_id, agent))
                 self.wake()
             return
         js = self.jobs.get(run.job)
-        if state == "TASK_RUNNING":
+        if state == TaskState.RUNNING:
             if run.state != RunState.RUNNING:
                 run.state = RunState.RUNNING
                 run.started_at = max(now, run.scheduled)  # a prelaunched command waits
                 run.sandbox = run.sandbox or self._sandbox(run, status)
                 self.ledger.save(run)
             return
-        if state in ("TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_UNREACHABLE"):
+        if state in _IN_FLIGHT:
             return
-        if (
-            state in ("TASK_UNKNOWN", "TASK_DROPPED")
-            and run.state == RunState.LAUNCHING
-            and run.reason != "killed"
-        ):
+        if state in _NOT_LAUNCHED and run.state == RunState.LAUNCHING and run.reason != "killed":
             # The master never saw this launch (a crash before the ACCEPT), or dropped it before
             # the agent got it (an offer of a master that has since restarted): launch it again,
             # without counting an attempt, under a new task id (see `ledger.py`).
@@ -857,7 +841,7 @@ class Chronos:
                 "sandbox": run.sandbox,
             }
         )
-        if state == "TASK_FINISHED":
+        if state == TaskState.FINISHED:
             run.state = RunState.SUCCEEDED
             run.finished_at = now
             self._finish(run)

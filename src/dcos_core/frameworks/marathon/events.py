@@ -55,8 +55,18 @@ KNOWN_TYPES: Final = frozenset(
 
 
 def iso_now(now: float | None = None) -> str:
-    t = time.time() if now is None else now
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+    """`now` (default: the time) as Marathon writes times: ISO 8601 UTC to the millisecond."""
+    return iso_ms(int((time.time() if now is None else now) * 1000))
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch milliseconds as Marathon writes times.
+
+    Example:
+        >>> iso_ms(1_000_001)
+        '1970-01-01T00:16:40.001Z'
+    """
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 class EventBus:

@@ -19,7 +19,6 @@ import contextlib
 import copy
 import logging
 import math
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from dcos_core.frameworks.marathon.deployments import (
     new_deployment_id,
     order_steps,
 )
-from dcos_core.frameworks.marathon.events import EventBus, iso_now
+from dcos_core.frameworks.marathon.events import EventBus, iso_ms, iso_now
 from dcos_core.frameworks.marathon.models import (
     AppDefinition,
     HealthResult,
@@ -57,47 +56,21 @@ from dcos_core.frameworks.marathon.upgrade import (
     replace_step,
 )
 from dcos_core.frameworks.placement import AgentInfo, OfferMatcher, PlacedInstance, agent_of_offer
-from dcos_core.frameworks.sdk_protocol import offer_id
+from dcos_core.frameworks.runtime import Driver, Kill, LaunchPlan, ReviveTimer, execute, send_kills
+from dcos_core.model.task import TERMINAL, TaskState
 
 log = logging.getLogger("dcos_core.marathon")
 
 SERVICE_PORT_MIN: Final = 10000
 SERVICE_PORT_MAX: Final = 20000
-TERMINAL: Final = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
-FAILED: Final = frozenset(
-    {"TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_FINISHED"}
-)
+# Ends that count as a failure of the app (launch backoff, lastTaskFailure): every terminal
+# state but a kill (asked for) and GONE_BY_OPERATOR (an operator removed the agent). A long-running
+# app's task that FINISHED has failed too: it should not have ended.
+FAILED: Final = TERMINAL - {TaskState.KILLED, TaskState.GONE_BY_OPERATOR}
 REVIVE_EVERY: Final = 2.0  # seconds between REVIVE calls while instances wait for offers
 MIN_TICK: Final = 0.1  # seconds: the shortest time between two ticks
-KILL_CONCURRENCY: Final = 32
-ACCEPT_CONCURRENCY: Final = 16  # ACCEPT calls in flight (one per offer used)
 DECLINE_IDLE: Final = 60.0  # refuse_seconds for offers when nothing waits to launch
 DECLINE_BUSY: Final = 1.0  # ... and when something waits but did not fit
-
-
-class Driver(Protocol):
-    """What the service needs from the scheduler driver (the SDK's `SchedulerDriver`)."""
-
-    async def accept(
-        self, offer_ids: list[str], operations: list[dict[str, Any]], refuse_seconds: float | None
-    ) -> None: ...
-    async def decline(self, offer_ids: list[str], refuse_seconds: float | None = None) -> None: ...
-    async def kill(
-        self, task_id: str, agent_id: str | None = None, grace_period: float | None = None
-    ) -> None: ...
-    async def revive(self, roles: list[str] | None = None) -> None: ...
-    async def reconcile(self, tasks: list[tuple[str, str | None]] = ...) -> None: ...
 
 
 class HealthMonitor(Protocol):
@@ -144,6 +117,17 @@ class Tracked:
     health_checked: bool = False
 
 
+@dataclass
+class Convergence:
+    """What one tick decided for one app (`Marathon._converge`); `Marathon._apply` does it."""
+
+    kill: list[tuple[Tracked, str]] = field(default_factory=list)  # instance, why
+    forget: list[Tracked] = field(default_factory=list)  # dropped from the store (expunged)
+    enqueue: int = 0  # instances to queue for launch
+    unqueue: int = 0  # queued instances no longer wanted
+    finish_delete: bool = False  # a deleted app with no instance left: remove it
+
+
 class Marathon:
     """The service. `attach(driver)` once the scheduler is subscribed; `run()` ticks."""
 
@@ -171,11 +155,10 @@ class Marathon:
         self.driver: Driver | None = None
         self.framework_id: str | None = None
         self._wake = asyncio.Event()
-        self._queue_was_empty = True
         self.launched_total = 0
         self.started = self.clock.time()
         self._kills: list[Tracked] = []
-        self._revived_at = 0.0
+        self._revive = ReviveTimer(REVIVE_EVERY)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -250,7 +233,7 @@ class Marathon:
         return [t.inst for t in self.instances.values() if t.inst.app_id == app_id]
 
     def healthy(self, t: Tracked, app: AppDefinition) -> bool:
-        if t.inst.state != "TASK_RUNNING" or t.killing:
+        if t.inst.state != TaskState.RUNNING or t.killing:
             return False
         if not app.health_checks:
             return True
@@ -296,12 +279,13 @@ class Marathon:
                 self._drop_deployment(d, "canceled by a forced change")
 
     def _new_version(self) -> str:
-        version = iso_now(self.clock.time())
-        # versions must be unique per app: bump by a millisecond if two changes share one
-        while any(rt.app.version == version for rt in self.apps.values()):
-            version = iso_now(self.clock.time() + 0.001)
-            time.sleep(0.001)
-        return version
+        """The clock's time, to the millisecond; a millisecond later than any app's version
+        taken already (two changes in one millisecond, or a clock that stands still)."""
+        taken = {rt.app.version for rt in self.apps.values()}
+        ms = int(self.clock.time() * 1000)
+        while iso_ms(ms) in taken:
+            ms += 1
+        return iso_ms(ms)
 
     def _service_ports(self, app: AppDefinition, keep: list[int] | None = None) -> list[int]:
         owner = {
@@ -571,52 +555,83 @@ class Marathon:
         for rt in list(self.apps.values()):
             if rt.held:
                 continue
-            self._converge(rt, now)
+            self._apply(rt, self._converge(rt, now), now)
         self._advance_deployments()
         if self.driver is not None:
-            total = self.queued_total()
-            # REVIVE when instances start waiting, and every REVIVE_EVERY s while they wait (a
-            # lost REVIVE or offers declined meanwhile must not leave them waiting for long).
-            mono = self.clock.monotonic()
-            if total and (self._queue_was_empty or mono - self._revived_at >= REVIVE_EVERY):
-                self._revived_at = mono
+            if self._revive.due(waiting=self.queued_total() > 0, now=self.clock.monotonic()):
                 with contextlib.suppress(Exception):
                     await self.driver.revive()
-            self._queue_was_empty = total == 0
             await self._send_kills()
 
-    def _converge(self, rt: AppRuntime, now: float) -> None:
+    def _converge(self, rt: AppRuntime, now: float) -> Convergence:
+        """What one app needs now to match its target; nothing is changed (see `_apply`).
+
+        Unreachable instances past expungeAfterSeconds are killed and forgotten; a deleted app
+        has its instances killed and is gone once none is left; an app with instances of an
+        older config version is replaced step by step (`upgrade.replace_step`); otherwise
+        instances are queued or killed (`upgrade.kill_order`) to match `instances`.
+        """
         app = rt.app
         tracked = [t for t in self.instances.values() if t.inst.app_id == app.id]
-        self._handle_unreachable(rt, tracked, now)
+        expunged = self._expunged(rt, tracked, now)
+        gone = {t.inst.task_id for t in expunged}
+        out = Convergence(
+            kill=[(t, "unreachable past expungeAfterSeconds") for t in expunged if not t.killing],
+            forget=expunged,
+        )
         active = [
             t
             for t in tracked
-            if not t.killing and t.inst.state not in TERMINAL and not self._inactive(t, app, now)
+            if not t.killing
+            and t.inst.task_id not in gone
+            and t.inst.state not in TERMINAL
+            and not self._inactive(t, app, now)
         ]
         if rt.deleting:
-            rt.queued = 0
-            for t in active:
-                self._kill(t, "app deleted")
-            if not any(t.inst.state not in TERMINAL for t in tracked):
-                self._finish_delete(rt)
-            return
+            out.unqueue = rt.queued
+            out.kill += [(t, "app deleted") for t in active]
+            out.finish_delete = all(t.inst.state in TERMINAL for t in tracked)
+            return out
         new = [t for t in active if t.inst.version == rt.config_version]
         old = [t for t in active if t.inst.version != rt.config_version]
-        target = app.instances
         if old:
-            self._replace_step(rt, new, old)
-            return
+            by_id = {t.inst.task_id: t for t in old}
+            step = replace_step(  # one step of a rolling replacement (TaskReplaceActor)
+                app.instances,
+                app.upgrade_strategy,
+                [self._candidate(t, app) for t in old],
+                new_started=len(new),
+                new_healthy=sum(1 for t in new if self.healthy(t, app)),
+                new_pending=rt.queued,
+                kill_selection=app.kill_selection,
+            )
+            out.kill += [(by_id[tid], "replaced by a new version") for tid in step.kill]
+            out.enqueue = step.start
+            return out
         have = len(new) + rt.queued
-        if have < target:
-            self._enqueue(rt, target - have, now)
-        elif have > target:
-            extra = have - target
-            dropped = min(extra, rt.queued)
-            rt.queued -= dropped
-            extra -= dropped
-            for t in self._kill_order(new, app)[:extra]:
-                self._kill(t, "scaled down")
+        if have < app.instances:
+            out.enqueue = app.instances - have
+        elif have > app.instances:
+            extra = have - app.instances
+            out.unqueue = min(extra, rt.queued)
+            out.kill += [
+                (t, "scaled down") for t in self._kill_order(new, app)[: extra - out.unqueue]
+            ]
+        return out
+
+    def _apply(self, rt: AppRuntime, c: Convergence, now: float) -> None:
+        """Carry out what `_converge` decided for `rt`."""
+        for t, why in c.kill:
+            self._kill(t, why)
+        for t in c.forget:
+            self._forget(t)
+        rt.queued -= c.unqueue
+        if c.enqueue:
+            if rt.queued == 0:
+                rt.queued_since = now
+            rt.queued += c.enqueue
+        if c.finish_delete:
+            self._finish_delete(rt)
 
     def _candidate(self, t: Tracked, app: AppDefinition) -> Candidate:
         healthy: bool | None = None
@@ -631,29 +646,6 @@ class Marathon:
             killing=t.killing,
         )
 
-    def _replace_step(self, rt: AppRuntime, new: list[Tracked], old: list[Tracked]) -> None:
-        """One step of a rolling replacement (Marathon's TaskReplaceActor, `upgrade.py`)."""
-        app = rt.app
-        step = replace_step(
-            app.instances,
-            app.upgrade_strategy,
-            [self._candidate(t, app) for t in old],
-            new_started=len(new),
-            new_healthy=sum(1 for t in new if self.healthy(t, app)),
-            new_pending=rt.queued,
-            kill_selection=app.kill_selection,
-        )
-        for tid in step.kill:
-            if tid in self.instances:
-                self._kill(self.instances[tid], "replaced by a new version")
-        if step.start:
-            self._enqueue(rt, step.start, self.clock.time())
-
-    def _enqueue(self, rt: AppRuntime, n: int, now: float) -> None:
-        if rt.queued == 0:
-            rt.queued_since = now
-        rt.queued += n
-
     def _kill_order(self, ts: list[Tracked], app: AppDefinition) -> list[Tracked]:
         """Unreachable, unhealthy and staging first, then per killSelection (`upgrade.py`)."""
         by_id = {t.inst.task_id: t for t in ts}
@@ -662,23 +654,26 @@ class Marathon:
 
     def _inactive(self, t: Tracked, app: AppDefinition, now: float) -> bool:
         """An unreachable instance past inactiveAfterSeconds no longer counts (it is replaced)."""
-        if t.inst.state != "TASK_UNREACHABLE" or t.inst.unreachable_since is None:
+        if t.inst.state != TaskState.UNREACHABLE or t.inst.unreachable_since is None:
             return False
         strategy = app.unreachable_strategy
         if strategy == "disabled":
             return False
         return now - t.inst.unreachable_since >= strategy.inactive_after_seconds
 
-    def _handle_unreachable(self, rt: AppRuntime, tracked: list[Tracked], now: float) -> None:
+    def _expunged(self, rt: AppRuntime, tracked: list[Tracked], now: float) -> list[Tracked]:
+        """The unreachable instances past expungeAfterSeconds (killed and forgotten)."""
         strategy = rt.app.unreachable_strategy
         if strategy == "disabled":
-            return
-        for t in tracked:
-            since = t.inst.unreachable_since
-            limit = max(strategy.expunge_after_seconds, strategy.inactive_after_seconds)
-            if t.inst.state == "TASK_UNREACHABLE" and since is not None and now - since >= limit:
-                self._kill(t, "unreachable past expungeAfterSeconds")
-                self._forget(t)
+            return []
+        limit = max(strategy.expunge_after_seconds, strategy.inactive_after_seconds)
+        return [
+            t
+            for t in tracked
+            if t.inst.state == TaskState.UNREACHABLE
+            and t.inst.unreachable_since is not None
+            and now - t.inst.unreachable_since >= limit
+        ]
 
     def _finish_delete(self, rt: AppRuntime) -> None:
         app_id = rt.app.id
@@ -703,19 +698,12 @@ class Marathon:
         if self.driver is None:
             return
         kills, self._kills = self._kills, []
-        driver = self.driver
-        slots = asyncio.Semaphore(KILL_CONCURRENCY)
+        await send_kills(self.driver, [self._kill_of(t) for t in kills])
 
-        async def kill(t: Tracked) -> None:
-            app = self.apps.get(t.inst.app_id)
-            grace = app.app.task_kill_grace_period_seconds if app else None
-            async with slots:
-                try:
-                    await driver.kill(t.inst.task_id, t.inst.agent_id or None, grace)
-                except Exception as e:  # resent by the next reconciliation
-                    log.warning("kill of %s failed: %s", t.inst.task_id, e)
-
-        await asyncio.gather(*(kill(t) for t in kills))
+    def _kill_of(self, t: Tracked) -> Kill:
+        rt = self.apps.get(t.inst.app_id)
+        grace = rt.app.task_kill_grace_period_seconds if rt else None
+        return Kill(t.inst.task_id, t.inst.agent_id or None, grace)
 
     def _forget(self, t: Tracked) -> None:
         self.instances.pop(t.inst.task_id, None)
@@ -734,7 +722,8 @@ class Marathon:
 
     async def handle_offers(self, offers: list[dict[str, Any]]) -> None:
         """Match queued instances to `offers`; accept what fits, decline the rest."""
-        assert self.driver is not None
+        if self.driver is None:
+            raise RuntimeError("offers before attach(): no driver to answer them")
         now = self.clock.time()
         for o in offers:
             info = agent_of_offer(o)
@@ -742,12 +731,27 @@ class Marathon:
             ip = ((o.get("url") or {}).get("address") or {}).get("ip")
             if ip:
                 self.agent_ips[info.agent_id] = str(ip)
+        by_offer, launched = await self._match(offers, now)
+        # Written before the ACCEPTs go out (one transaction), so a restart knows every task.
+        self.repo.save_instances({t.inst.task_id: self._doc(t) for t in launched})
+        plan = LaunchPlan.of(
+            offers,
+            by_offer,
+            accept_refuse_seconds=DECLINE_BUSY,
+            decline_refuse_seconds=DECLINE_BUSY if self.queued_total() else DECLINE_IDLE,
+        )
+        await execute(self.driver, plan)
+
+    async def _match(
+        self, offers: list[dict[str, Any]], now: float
+    ) -> tuple[dict[str, list[dict[str, Any]]], list[Tracked]]:
+        """Place queued instances on `offers`, oldest queue first: the TaskInfos per offer id
+        and the instances they start (tracked STAGING, taken off their apps' queues)."""
         matcher = OfferMatcher(
             offers, default_roles=("*", self.role) if self.role != "*" else ("*",)
         )
         by_offer: dict[str, list[dict[str, Any]]] = {}
         launched: list[Tracked] = []
-        matched = 0
         waiting = sorted(
             (rt for rt in self.apps.values() if rt.queued > 0 and not rt.held and not rt.deleting),
             key=lambda rt: rt.queued_since,
@@ -773,8 +777,7 @@ class Marathon:
                 m = matcher.match(rt.app.id, req, placed)
                 if m is None:
                     break
-                matched += 1
-                if matched % 200 == 0:
+                if len(launched) % 200 == 199:
                     await asyncio.sleep(0)  # let the API and the event stream breathe
                 agent = self.agents.get(m.agent_id)
                 host = agent.hostname if agent else ""
@@ -790,7 +793,7 @@ class Marathon:
                     agent_id=m.agent_id,
                     host=host,
                     ports=list(m.host_ports),
-                    state="TASK_STAGING",
+                    state=TaskState.STAGING,
                     staged_at=now,
                 )
                 t = Tracked(inst)
@@ -800,25 +803,7 @@ class Marathon:
                 rt.queued -= 1
                 self.launched_total += 1
             rt.rejections = Counter(matcher.rejections(rt.app.id))
-        # Written before the ACCEPTs go out (one transaction), so a restart knows every task.
-        self.repo.save_instances({t.inst.task_id: self._doc(t) for t in launched})
-        driver = self.driver
-        slots = asyncio.Semaphore(ACCEPT_CONCURRENCY)
-
-        async def accept(oid: str, infos: list[dict[str, Any]]) -> None:
-            launch = {"type": "LAUNCH", "launch": {"task_infos": infos}}
-            async with slots:
-                try:
-                    await driver.accept([oid], [launch], refuse_seconds=DECLINE_BUSY)
-                except Exception as e:  # the tasks come back as TASK_DROPPED/LOST: relaunched
-                    log.warning("ACCEPT of offer %s failed: %s", oid, e)
-
-        await asyncio.gather(*(accept(oid, infos) for oid, infos in by_offer.items()))
-        unused = [offer_id(o) for o in offers if offer_id(o) not in by_offer]
-        if unused:
-            refuse = DECLINE_BUSY if self.queued_total() else DECLINE_IDLE
-            with contextlib.suppress(Exception):
-                await self.driver.decline(unused, refuse_seconds=refuse)
+        return by_offer, launched
 
     # ---- status updates --------------------------------------------------------------------
 
@@ -853,9 +838,9 @@ class Marathon:
             return
         inst = t.inst
         changed: dict[str, Any] = {"state": state}
-        if state == "TASK_RUNNING" and inst.started_at is None:
+        if state == TaskState.RUNNING and inst.started_at is None:
             changed["started_at"] = now
-        if state == "TASK_UNREACHABLE":
+        if state == TaskState.UNREACHABLE:
             changed["unreachable_since"] = inst.unreachable_since or now
         elif inst.unreachable_since is not None:
             changed["unreachable_since"] = None
@@ -876,7 +861,7 @@ class Marathon:
             ports=t.inst.ports,
             version=inst.version,
         )
-        if state == "TASK_RUNNING" and rt is not None:
+        if state == TaskState.RUNNING and rt is not None:
             rt.failures = 0
             rt.delay_until = 0.0
             if self.health is not None and rt.app.health_checks and not t.health_checked:
