@@ -91,6 +91,16 @@ class MasterCore:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def wait_background(self, timeout: float | None = None) -> None:
+        """Wait until the calls to agents started so far (and those they start) are done."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self._background:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return
+            await asyncio.wait(list(self._background), timeout=left)
+
     def _count(self, name: str, by: float = 1) -> None:
         self.metrics[name] = self.metrics.get(name, 0) + by
 

@@ -50,8 +50,7 @@ class Master(FrameworkCalls, AgentCalls, OperatorCalls):
                 await t
         for s in list(self.streams.values()) + list(self.operator_streams):
             s.close()
-        if self._background:
-            await asyncio.wait(list(self._background), timeout=2)
+        await self.wait_background(timeout=2)
         await self.agent_client.close()
 
     def recover(self) -> None:

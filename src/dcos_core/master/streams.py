@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from dcos_core.recordio import encode
 
@@ -37,6 +37,20 @@ class EventStream:
         except asyncio.QueueFull:
             self.overflowed = True
             self.close()
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Take the events queued now, oldest first, without waiting (no HEARTBEATs are made).
+
+        A closed stream keeps its end marker: `records()` still ends after a drain.
+        """
+        out: list[dict[str, Any]] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is _CLOSE:
+                self._queue.put_nowait(item)
+                break
+            out.append(cast(dict[str, Any], item))
+        return out
 
     def close(self) -> None:
         if not self.closed:

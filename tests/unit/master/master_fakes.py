@@ -1,21 +1,15 @@
-"""An in-process master for unit tests: in-memory store, fake clock, recording agent client."""
+"""An in-process master for unit tests: in-memory store, fake clock, recording agent client.
+
+The tests written since drive the master through `harness.MasterHarness`."""
 
 from __future__ import annotations
 
-from typing import Any
+from harness import RecordingAgentClient
 
 from dcos_core.clock import FakeClock
 from dcos_core.config import MasterSettings
 from dcos_core.master.service import Master
-from dcos_core.protocol.internal import (
-    Acknowledge,
-    AgentInfo,
-    KillTask,
-    RegisterAgent,
-    RunTask,
-    ShutdownFramework,
-    TaskRecord,
-)
+from dcos_core.protocol.internal import AgentInfo, RegisterAgent, TaskRecord
 from dcos_core.state import InMemoryStore
 
 FRAMEWORK = {
@@ -26,26 +20,6 @@ FRAMEWORK = {
     "capabilities": [{"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}],
 }
 RESOURCES = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}]
-
-
-class RecordingAgentClient:
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    async def run_task(self, address: str, msg: RunTask) -> None:
-        self.calls.append(msg)
-
-    async def kill_task(self, address: str, msg: KillTask) -> None:
-        self.calls.append(msg)
-
-    async def acknowledge(self, address: str, msg: Acknowledge) -> None:
-        self.calls.append(msg)
-
-    async def shutdown_framework(self, address: str, msg: ShutdownFramework) -> None:
-        self.calls.append(msg)
-
-    async def close(self) -> None:
-        return None
 
 
 def make_master() -> Master:
