@@ -14,7 +14,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from dcos_core.containerizer.docker import LABEL_AGENT, LABEL_CONTAINER_ID, DockerContainerizer
+from dcos_core.containerizer.docker import DockerContainerizer
+from dcos_core.containerizer.docker_run import LABEL_AGENT, LABEL_CONTAINER_ID
 from dcos_core.containerizer.spec import (
     REASON_CONTAINER_LIMITATION_MEMORY,
     ContainerInfo,

@@ -4,22 +4,20 @@ What Mesos' Docker containerizer does, through the Docker Engine API (the `docke
 the `docker` CLI:
 
 * the image is pulled only when it is missing locally or `force_pull_image` is set;
-* the container is named `mesos-<container_id>` and labelled with its container id and with the
-  agent's runtime directory (`dcos_core.agent`), by which a restarted agent finds its own;
-* the sandbox is mounted at `/mnt/mesos/sandbox` (`MESOS_SANDBOX`, also the working directory);
-* resources map to `--cpu-shares`, `--cpu-quota` and `--memory` as in Mesos (`docker_run_kwargs`);
+* the container is created from the task's `docker run` arguments (`docker_run`: name, labels,
+  sandbox mount, resources, parameters);
 * the container's stdout/stderr are appended to the sandbox files by one log pump thread per
-  stream, which records how far it got so that a restarted agent resumes where it stopped;
+  stream (`docker_logs`), which records how far it got so that a restarted agent resumes where
+  it stopped;
+* a restarted agent finds its own containers by the `dcos_core.agent` label;
 * `destroy` is `docker stop -t <grace>` (SIGTERM, SIGKILL after the grace period) and `docker rm`.
 
-`docker.parameters` accept a documented subset of `docker run` long options (`PARAMETERS`).
 All blocking SDK calls run in threads (`asyncio.to_thread`); the log pumps are daemon threads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
 import json
 import logging
@@ -27,10 +25,8 @@ import math
 import os
 import shutil
 import signal
-import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -38,9 +34,16 @@ from typing import Any, Final
 import docker
 import docker.errors
 import requests
-from docker.types import Ulimit
 
 from dcos_core.clock import Clock, SystemClock
+from dcos_core.containerizer.docker_logs import LogPump, read_stamp
+from dcos_core.containerizer.docker_run import (
+    LABEL_AGENT,
+    LABEL_CONTAINER_ID,
+    SANDBOX_PATH,
+    agent_label,
+    docker_run_kwargs,
+)
 from dcos_core.containerizer.spec import (
     REASON_CONTAINER_LIMITATION_MEMORY,
     ContainerizerConfig,
@@ -48,425 +51,18 @@ from dcos_core.containerizer.spec import (
     Termination,
     signal_name,
 )
-from dcos_core.errors import ConflictError, InvalidError, IsolationError, NotFoundError
+from dcos_core.errors import ConflictError, IsolationError, NotFoundError
 
 log = logging.getLogger("dcos_core.containerizer.docker")
 
 DEFAULT_DOCKER_HOST: Final = "unix:///var/run/docker.sock"
-SANDBOX_PATH: Final = "/mnt/mesos/sandbox"
-NAME_PREFIX: Final = "mesos-"
-LABEL_CONTAINER_ID: Final = "dcos_core.container_id"
-LABEL_AGENT: Final = "dcos_core.agent"
-
-CPU_SHARES_PER_CPU: Final = 1024
-MIN_CPU_SHARES: Final = 2
-CPU_CFS_PERIOD_US: Final = 100_000
-MIN_CPU_CFS_QUOTA_US: Final = 1_000
-MIN_MEMORY_MB: Final = 32.0
-MB: Final = 1024 * 1024
 
 _WAIT_POLL: Final = 5  # seconds one blocking `wait` call lasts before it is asked again
 _DRAIN_TIMEOUT: Final = 5.0  # how long the end of a container waits for its log pumps
 _STOP_SLACK: Final = 15.0  # beyond the grace period: how long `docker stop` may take
-_SINCE_SAVE_INTERVAL: Final = 0.25  # seconds between checkpoints of a log pump's position
 _ENDED_KEPT: Final = 1000  # terminations of destroyed containers that `wait` still returns
 _META: Final = "docker.json"
 _KILLED: Final = "killed"
-
-
-# ---- pure mapping: LaunchSpec -> `containers.create` keyword arguments --------------------------
-
-
-def _split_kv(value: str, sep: str, key: str) -> tuple[str, str]:
-    k, found, v = value.partition(sep)
-    if not found or not k:
-        raise InvalidError(f"{value!r} is not of the form NAME{sep}VALUE", key)
-    return k, v
-
-
-def _ulimit(value: str, key: str) -> Ulimit:
-    name, limits = _split_kv(value, "=", key)
-    soft, _, hard = limits.partition(":")
-    try:
-        s = int(soft)
-        h = int(hard) if hard else s
-    except ValueError:
-        raise InvalidError(f"{value!r} is not of the form NAME=SOFT[:HARD]", key) from None
-    return Ulimit(name=name, soft=s, hard=h)
-
-
-def _bytes_value(value: str, key: str) -> str | int:
-    v = value.strip().lower()
-    if v == "-1":
-        return -1
-    if not v or not (v[:-1] if v[-1] in "bkmg" else v).isdigit():
-        raise InvalidError(f"{value!r} is not a size (e.g. 512m)", key)
-    return v
-
-
-def _set(kw: dict[str, Any], name: str) -> Callable[[str, str], None]:
-    def apply(value: str, key: str) -> None:
-        kw[name] = value
-
-    return apply
-
-
-def _append(
-    kw: dict[str, Any], name: str, conv: Callable[[str, str], Any] | None = None
-) -> Callable[[str, str], None]:
-    def apply(value: str, key: str) -> None:
-        kw.setdefault(name, []).append(conv(value, key) if conv else value)
-
-    return apply
-
-
-PARAMETERS: Final = (
-    "env (e)",
-    "label (l)",
-    "hostname (h)",
-    "user (u)",
-    "workdir (w)",
-    "entrypoint",
-    "memory-swap",
-    "shm-size",
-    "ulimit",
-    "cap-add",
-    "cap-drop",
-    "add-host",
-    "dns",
-    "dns-search",
-    "pids-limit",
-    "read-only",
-    "init",
-    "security-opt",
-    "sysctl",
-    "tmpfs",
-    "stop-signal",
-    "oom-score-adj",
-    "device",
-)
-"""The `docker run` long options (short aliases in parentheses) accepted in `parameters`."""
-
-_ALIASES: Final = {"e": "env", "l": "label", "h": "hostname", "u": "user", "w": "workdir"}
-
-
-def _bool_value(value: str, key: str) -> bool:
-    v = value.strip().lower()
-    if v in ("", "true", "1", "yes"):
-        return True
-    if v in ("false", "0", "no"):
-        return False
-    raise InvalidError(f"{value!r} is not a boolean", key)
-
-
-def _int_value(value: str, key: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidError(f"{value!r} is not an integer", key) from None
-
-
-def _apply_parameters(
-    params: Iterable[tuple[str, str]],
-    kw: dict[str, Any],
-    env: dict[str, str],
-    labels: dict[str, str],
-    field_name: str,
-) -> None:
-    """Apply `docker run` options given as (key, value) to the `containers.create` kwargs."""
-
-    def env_(value: str, key: str) -> None:
-        k, v = _split_kv(value, "=", key)
-        env[k] = v
-
-    def label(value: str, key: str) -> None:
-        k, _, v = value.partition("=")
-        if not k:
-            raise InvalidError(f"{value!r} is not of the form NAME[=VALUE]", key)
-        if k in (LABEL_CONTAINER_ID, LABEL_AGENT):
-            raise InvalidError(f"label {k} is reserved for dcos-core", key)
-        labels[k] = v
-
-    def add_host(value: str, key: str) -> None:
-        host, ip = _split_kv(value, ":", key)
-        kw.setdefault("extra_hosts", {})[host] = ip
-
-    def sysctl(value: str, key: str) -> None:
-        k, v = _split_kv(value, "=", key)
-        kw.setdefault("sysctls", {})[k] = v
-
-    def tmpfs(value: str, key: str) -> None:
-        path, _, opts = value.partition(":")
-        kw.setdefault("tmpfs", {})[path] = opts
-
-    def conv(name: str, f: Callable[[str, str], Any]) -> Callable[[str, str], None]:
-        def apply(value: str, key: str) -> None:
-            kw[name] = f(value, key)
-
-        return apply
-
-    handlers: dict[str, Callable[[str, str], None]] = {
-        "env": env_,
-        "label": label,
-        "hostname": _set(kw, "hostname"),
-        "user": _set(kw, "user"),
-        "workdir": _set(kw, "working_dir"),
-        "entrypoint": conv("entrypoint", lambda v, _k: [v]),
-        "memory-swap": conv("memswap_limit", _bytes_value),
-        "shm-size": conv("shm_size", _bytes_value),
-        "ulimit": _append(kw, "ulimits", _ulimit),
-        "cap-add": _append(kw, "cap_add"),
-        "cap-drop": _append(kw, "cap_drop"),
-        "add-host": add_host,
-        "dns": _append(kw, "dns"),
-        "dns-search": _append(kw, "dns_search"),
-        "pids-limit": conv("pids_limit", _int_value),
-        "read-only": conv("read_only", _bool_value),
-        "init": conv("init", _bool_value),
-        "security-opt": _append(kw, "security_opt"),
-        "sysctl": sysctl,
-        "tmpfs": tmpfs,
-        "stop-signal": _set(kw, "stop_signal"),
-        "oom-score-adj": conv("oom_score_adj", _int_value),
-        "device": _append(kw, "devices"),
-    }
-    for i, (raw_key, value) in enumerate(params):
-        key = _ALIASES.get(raw_key.lstrip("-"), raw_key.lstrip("-"))
-        handler = handlers.get(key)
-        f = f"{field_name}[{i}]"
-        if handler is None:
-            known = ", ".join(PARAMETERS)
-            raise InvalidError(f"docker parameter {raw_key!r} is not supported ({known})", f)
-        handler(value, f)
-
-
-def docker_run_kwargs(spec: LaunchSpec, config: ContainerizerConfig) -> dict[str, Any]:
-    """The `DockerClient.containers.create(**kwargs)` arguments that run `spec`, as Mesos would.
-
-    Pure. Raises `InvalidError` naming the field for a spec the Docker containerizer cannot run.
-
-    Example:
-        >>> from dcos_core.containerizer.spec import ContainerInfo, DockerInfo
-        >>> from dcos_core.resources import Resources
-        >>> s = LaunchSpec("c1", Path("/sb"), command="echo hi",
-        ...     resources=Resources.scalars(cpus=0.5, mem=16),
-        ...     container=ContainerInfo("DOCKER", docker=DockerInfo("busybox")))
-        >>> kw = docker_run_kwargs(s, ContainerizerConfig(Path("/run/a")))
-        >>> kw["command"], kw["cpu_shares"], kw["mem_limit"] // MB, kw["network_mode"]
-        (['/bin/sh', '-c', 'echo hi'], 512, 32, 'host')
-    """
-    container = spec.container
-    if container.type != "DOCKER":
-        raise InvalidError(
-            f"the docker containerizer runs DOCKER containers, not {container.type}",
-            "task.container.type",
-        )
-    info = container.docker
-    if info is None:
-        raise InvalidError("a DOCKER container needs 'docker'", "task.container.docker")
-    labels = {LABEL_CONTAINER_ID: spec.container_id, LABEL_AGENT: agent_label(config)}
-    env = dict(spec.env)
-    kw: dict[str, Any] = {
-        "image": info.image,
-        "name": container_name(spec.container_id),
-        "detach": True,
-        "stdin_open": False,
-        "tty": False,
-    }
-    if spec.command is not None:
-        kw["command"] = ["/bin/sh", "-c", spec.command]
-        kw["entrypoint"] = [""]  # no image entrypoint in front of the shell (as Mesos)
-    else:
-        assert spec.argv is not None
-        kw["command"] = list(spec.argv)
-
-    # Network.
-    if info.network == "HOST":
-        kw["network_mode"] = "host"  # port mappings do not apply: the task binds $PORT0...
-    elif info.network == "BRIDGE":
-        kw["network_mode"] = "bridge"
-        ports: dict[str, int | None] = {}
-        for m in info.port_mappings:
-            ports[f"{m.container_port}/{m.protocol}"] = m.host_port or None
-        if ports:
-            kw["ports"] = ports
-    elif info.network == "NONE":
-        kw["network_mode"] = "none"
-    else:
-        raise InvalidError(
-            f"network {info.network!r} is not supported (HOST, BRIDGE or NONE)",
-            "task.container.docker.network",
-        )
-    if info.privileged:
-        kw["privileged"] = True
-    if container.hostname and info.network != "HOST":
-        kw["hostname"] = container.hostname
-
-    # Volumes: the sandbox, then the task's (a relative host path is inside the sandbox).
-    sandbox = os.path.abspath(spec.sandbox)
-    volumes: dict[str, dict[str, str]] = {sandbox: {"bind": SANDBOX_PATH, "mode": "rw"}}
-    for i, v in enumerate(container.volumes):
-        if not v.container_path.startswith("/"):
-            raise InvalidError(
-                "container_path must be an absolute path",
-                f"task.container.volumes[{i}].container_path",
-            )
-        host = v.host_path if v.host_path.startswith("/") else os.path.join(sandbox, v.host_path)
-        volumes[host] = {"bind": v.container_path, "mode": "ro" if v.mode == "RO" else "rw"}
-    kw["volumes"] = volumes
-    kw["working_dir"] = SANDBOX_PATH
-
-    # Resources, as Mesos' docker.cpp: shares, CFS quota, memory limit and reservation.
-    cpus = spec.resources.scalar("cpus")
-    cpus_limit = spec.limits.get("cpus")
-    if cpus > 0 or cpus_limit is not None:
-        kw["cpu_shares"] = max(int(CPU_SHARES_PER_CPU * cpus), MIN_CPU_SHARES)
-    quota_cpus: float | None = None
-    if cpus_limit is not None:
-        quota_cpus = cpus_limit if math.isfinite(cpus_limit) else None
-    elif config.cgroups_enable_cfs and cpus > 0:
-        quota_cpus = cpus
-    if quota_cpus is not None:
-        kw["cpu_period"] = CPU_CFS_PERIOD_US
-        kw["cpu_quota"] = max(int(CPU_CFS_PERIOD_US * quota_cpus), MIN_CPU_CFS_QUOTA_US)
-    mem = spec.resources.scalar("mem")
-    mem_limit = spec.limits.get("mem")
-    if mem_limit is not None and math.isfinite(mem_limit):
-        kw["mem_limit"] = int(max(mem_limit, MIN_MEMORY_MB) * MB)
-        if mem > 0 and mem_limit > mem:
-            kw["mem_reservation"] = int(max(mem, MIN_MEMORY_MB) * MB)
-    elif mem_limit is not None:  # an infinite limit: no hard limit, the request is reserved
-        if mem > 0:
-            kw["mem_reservation"] = int(max(mem, MIN_MEMORY_MB) * MB)
-    elif mem > 0:
-        kw["mem_limit"] = int(max(mem, MIN_MEMORY_MB) * MB)
-
-    user = spec.user or config.default_user
-    if user:
-        kw["user"] = user
-
-    _apply_parameters(info.parameters, kw, env, labels, "task.container.docker.parameters")
-    env["MESOS_SANDBOX"] = SANDBOX_PATH
-    kw["environment"] = env
-    kw["labels"] = labels
-    return kw
-
-
-def container_name(container_id: str) -> str:
-    return f"{NAME_PREFIX}{container_id}"
-
-
-def agent_label(config: ContainerizerConfig) -> str:
-    """The value of the `dcos_core.agent` label: the agent's runtime directory."""
-    return str(config.runtime_dir.absolute())
-
-
-# ---- log timestamps ---------------------------------------------------------------------------
-
-Stamp = tuple[int, int]  # (seconds since the epoch, nanoseconds)
-
-
-def parse_log_timestamp(text: str) -> Stamp:
-    """Parse a Docker log timestamp (RFC 3339, UTC, up to nanoseconds).
-
-    Example:
-        >>> parse_log_timestamp("2024-01-02T03:04:05.5Z")
-        (1704164645, 500000000)
-    """
-    t = text.strip()
-    if not t.endswith("Z"):
-        raise ValueError(f"not a UTC timestamp: {text!r}")
-    whole, _, frac = t[:-1].partition(".")
-    secs = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-    return secs, int((frac or "0")[:9].ljust(9, "0"))
-
-
-def _read_stamp(path: Path) -> Stamp | None:
-    try:
-        s, _, n = path.read_text().strip().partition(".")
-        return int(s), int(n or 0)
-    except (OSError, ValueError):
-        return None
-
-
-def _write_stamp(path: Path, stamp: Stamp) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{stamp[0]}.{stamp[1]:09d}\n")
-    os.replace(tmp, path)
-
-
-# ---- the containerizer --------------------------------------------------------------------------
-
-
-@dataclass
-class _LogPump:
-    """Copies one stream of a container's log to a file, from `since` on, until it ends."""
-
-    api: Any
-    docker_id: str
-    stream: str  # "stdout" or "stderr"
-    path: Path
-    stamp_file: Path
-    since: Stamp | None
-    thread: threading.Thread | None = None
-    _chunks: Any = None
-    _stopped: bool = False
-
-    def start(self, name: str) -> None:
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        last = self.since
-        saved = last
-        saved_at = 0.0
-        try:
-            self._chunks = chunks = self.api.logs(
-                self.docker_id,
-                stdout=self.stream == "stdout",
-                stderr=self.stream == "stderr",
-                stream=True,
-                follow=True,
-                timestamps=True,
-                since=last[0] if last else None,
-            )
-            with open(self.path, "ab") as out:
-                for chunk in chunks:
-                    if self._stopped:
-                        break
-                    head, _, payload = chunk.partition(b" ")
-                    try:
-                        stamp = parse_log_timestamp(head.decode())
-                    except (ValueError, UnicodeDecodeError):
-                        stamp, payload = None, chunk
-                    if stamp is not None and last is not None and stamp <= last:
-                        continue  # already copied before a restart (`since` has 1 s resolution)
-                    out.write(payload)
-                    out.flush()
-                    if stamp is not None:
-                        last = stamp
-                        now = time.monotonic()
-                        if now - saved_at >= _SINCE_SAVE_INTERVAL:
-                            _write_stamp(self.stamp_file, stamp)
-                            saved, saved_at = stamp, now
-        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
-            log.info("log pump %s of %s ended: %s", self.stream, self.docker_id[:12], e)
-        finally:
-            if last is not None and last != saved:
-                with contextlib.suppress(OSError):
-                    _write_stamp(self.stamp_file, last)
-
-    def stop(self) -> None:
-        """Stop copying (the container keeps running); `join` waits for the thread."""
-        self._stopped = True
-        chunks = self._chunks
-        if chunks is not None:
-            with contextlib.suppress(Exception):
-                chunks.close()
-
-    def join(self, timeout: float) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)
 
 
 @dataclass
@@ -477,7 +73,7 @@ class _Container:
     done: asyncio.Future[Termination]
     mem_mb: float = 0.0
     killed: bool = False
-    pumps: list[_LogPump] = field(default_factory=list)
+    pumps: list[LogPump] = field(default_factory=list)
     watcher: asyncio.Task[None] | None = None
     destroying: asyncio.Task[None] | None = None
 
@@ -617,8 +213,8 @@ class DockerContainerizer:
         runtime = self._runtime(c.container_id)
         for stream, path in (("stdout", stdout), ("stderr", stderr)):
             stamp_file = runtime / f"{stream}.since"
-            since = _read_stamp(stamp_file) if resume else None
-            pump = _LogPump(client.api, c.docker_id, stream, path, stamp_file, since)
+            since = read_stamp(stamp_file) if resume else None
+            pump = LogPump(client.api, c.docker_id, stream, path, stamp_file, since)
             pump.start(f"docker-logs-{stream}-{c.container_id}")
             c.pumps.append(pump)
         c.watcher = asyncio.create_task(self._watch(c, client), name=f"watch-{c.container_id}")

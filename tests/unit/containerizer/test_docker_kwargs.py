@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from docker.types import Ulimit
+from docker.types import HostConfig, Ulimit
 
-from dcos_core.containerizer.docker import (
+from dcos_core.containerizer.docker import usage_from_stats
+from dcos_core.containerizer.docker_logs import parse_log_timestamp
+from dcos_core.containerizer.docker_run import (
     LABEL_AGENT,
     LABEL_CONTAINER_ID,
     MB,
     SANDBOX_PATH,
     docker_run_kwargs,
-    parse_log_timestamp,
-    usage_from_stats,
 )
 from dcos_core.containerizer.spec import (
     ContainerInfo,
@@ -179,6 +181,21 @@ def test_user() -> None:
     assert "user" not in kwargs(spec())
 
 
+def test_ulimits_are_engine_api_objects_the_sdk_host_config_takes() -> None:
+    """The pure mapping gives a ulimit in its Engine API form; the SDK makes its `Ulimit` of it."""
+    kw = kwargs(spec(parameters=(("ulimit", "nofile=1024:2048"), ("ulimit", "nproc=64"))))
+    assert kw["ulimits"] == [
+        {"Name": "nofile", "Soft": 1024, "Hard": 2048},
+        {"Name": "nproc", "Soft": 64, "Hard": 64},
+    ]
+    host_config = HostConfig(version="1.41", ulimits=kw["ulimits"])
+    assert all(isinstance(u, Ulimit) for u in host_config["Ulimits"])
+    assert host_config["Ulimits"] == [
+        Ulimit(name="nofile", soft=1024, hard=2048),
+        Ulimit(name="nproc", soft=64, hard=64),
+    ]
+
+
 def test_parameters_map_to_sdk_arguments() -> None:
     params = (
         ("env", "A=1"),
@@ -272,3 +289,13 @@ def test_usage_from_cgroup_v1_stats() -> None:
         "cpus_throttled_time_secs": 0.5,
         "processes": 2,
     }
+
+
+def test_the_docker_run_mapping_imports_neither_the_sdk_nor_asyncio() -> None:
+    """`docker_run` is pure: importing it loads no Docker SDK, no HTTP library, no event loop."""
+    code = (
+        "import sys, dcos_core.containerizer.docker_run; "
+        "print(sorted(m for m in ('docker', 'requests', 'asyncio') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
