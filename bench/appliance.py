@@ -1,8 +1,8 @@
 """Appliance benchmark: image build time and boot-to-registered-agent time, software emulation.
 
-    python bench/appliance_bench.py                         # one JSON line of figures
-    python bench/appliance_bench.py --boots 3 --plot docs/appliance-bench.png
-    python bench/appliance_bench.py --cold-base             # also time the base image from scratch
+    python -m bench.appliance                         # one JSON line of figures
+    python -m bench.appliance --boots 3 --plot docs/appliance-bench.png
+    python -m bench.appliance --cold-base             # also time the base image from scratch
 
 1. the base image (`appliance/base_image.py`): from the test cache, or built from scratch into a
    temporary cache with `--cold-base` (mmdebstrap dominates);
@@ -20,7 +20,6 @@ several times faster.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -29,50 +28,55 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.appliancekit import packer_build
+from tests.cluster import Cluster
+from tests.testhosts import CACHE, ensure_ssh_key
+from tests.vm import VM, TapBridge
 
-from tests.appliancekit import packer_build  # noqa: E402
-from tests.cluster import Cluster, wait_for  # noqa: E402
-from tests.testhosts import CACHE, ensure_ssh_key  # noqa: E402
-from tests.vm import VM, TapBridge  # noqa: E402
-
-from appliance.base_image import build_base_image, ensure_base_image  # noqa: E402
-from appliance.seed import make_seed, user_data  # noqa: E402
+from appliance.base_image import build_base_image, ensure_base_image
+from appliance.seed import make_seed, user_data
+from bench.harness import emit, pyplot, save, wait_for
 
 
 def boot_to_registered(image: Path, key: Path, work: Path, n: int) -> list[dict[str, float]]:
     runs = []
     with TapBridge(work / "net", prefix="dcab", subnet="10.222.0") as bridge:
         for i in range(n):
-            (work / f"cluster-{i}").mkdir()
-            cluster = Cluster(
-                work / f"cluster-{i}",
-                master_ip=bridge.address,
-                agent_ping_timeout=5,
-                max_agent_ping_timeouts=12,
-            )
-            try:
-                cluster.start_master()
-                seed = make_seed(
-                    work / f"seed-{i}.img",
-                    user_data(
-                        {"role": "agent", "master": cluster.master_addr},
-                        [key.with_suffix(".pub").read_text().strip()],
-                    ),
-                )
-                t0 = time.monotonic()
-                with VM(image, work / f"vm-{i}", ssh_key=key, net=bridge, seed=seed) as vm:
-                    wait_for(lambda c=cluster: c.state()["slaves"], 900, "agent registered")
-                    at = time.monotonic()
-                    registered = at - t0
-                    vm.wait_ssh(120)
-                    runs.append({"boot_to_registered_agent_s": round(registered, 1)})
-                    runs[-1].update(guest_phases(vm, registered, time.monotonic() - at))
-                print(f"boot {i + 1}/{n}: {runs[-1]}", file=sys.stderr, flush=True)
-            finally:
-                cluster.stop()
+            runs.append(_boot(image, key, work / f"boot-{i}", bridge))
+            print(f"boot {i + 1}/{n}: {runs[-1]}", file=sys.stderr, flush=True)
     return runs
+
+
+def _boot(image: Path, key: Path, work: Path, bridge: TapBridge) -> dict[str, float]:
+    """One boot of `image` as an agent of a fresh master on `bridge`, with its phases."""
+    (work / "cluster").mkdir(parents=True)
+    cluster = Cluster(
+        work / "cluster",
+        master_ip=bridge.address,
+        agent_ping_timeout=5,
+        max_agent_ping_timeouts=12,
+    )
+    try:
+        cluster.start_master()
+        seed = make_seed(
+            work / "seed.img",
+            user_data(
+                {"role": "agent", "master": cluster.master_addr},
+                [key.with_suffix(".pub").read_text().strip()],
+            ),
+        )
+        t0 = time.monotonic()
+        with VM(image, work / "vm", ssh_key=key, net=bridge, seed=seed) as vm:
+            wait_for(lambda: cluster.state()["slaves"], 900, "agent registered")
+            at = time.monotonic()
+            registered = at - t0
+            vm.wait_ssh(120)
+            return {
+                "boot_to_registered_agent_s": round(registered, 1),
+                **guest_phases(vm, registered, time.monotonic() - at),
+            }
+    finally:
+        cluster.stop()
 
 
 def guest_phases(vm: VM, registered: float, since: float) -> dict[str, float]:
@@ -101,10 +105,7 @@ def guest_phases(vm: VM, registered: float, since: float) -> dict[str, float]:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(9, 3.2))
     rows: list[tuple[str, list[tuple[str, float]]]] = []
@@ -144,8 +145,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     unique = dict(zip(labels, handles, strict=True))
     ax.legend(unique.values(), unique.keys(), fontsize=7, loc="lower right", ncol=2)
     ax.set_title("dcos-core appliance: image build and boot to a registered agent")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save(fig, path, dpi=120)
 
 
 def main() -> int:
@@ -178,10 +178,9 @@ def main() -> int:
     result["boot_to_registered_agent_s_median"] = round(
         statistics.median(r["boot_to_registered_agent_s"] for r in runs), 1
     )
-    print(json.dumps(result))
+    emit(result)
     if args.plot:
         plot(result, args.plot)
-        print(f"plot: {args.plot}", file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Deploy benchmark: wall time of the first deploy and of the no-change re-run, for 3 and 5 hosts.
 
-    python bench/deploy_bench.py                          # 3 and 5 hosts, one JSON line each
-    python bench/deploy_bench.py --hosts 3 --hosts 5 --plot docs/deploy-bench.png
+    python -m bench.deploy                          # 3 and 5 hosts, one JSON line each
+    python -m bench.deploy --hosts 3 --hosts 5 --plot docs/deploy-bench.png
 
 Each size boots that many real hosts (systemd-nspawn, systemd as PID 1, SSH; `tests.testhosts`):
 one master (with Marathon and Chronos) and the rest agents, then times
@@ -14,20 +14,15 @@ of 5 hosts in <= 10 s. pyinfra's published figures for 500 hosts: 49.5 s first, 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.integration.deploykit import pyinfra_deploy
+from tests.testhosts import TestHosts
 
-from tests.integration.deploykit import pyinfra_deploy  # noqa: E402
-from tests.testhosts import TestHosts  # noqa: E402
+from bench.harness import emit, machine, pyplot, save
 
 TARGET_NO_CHANGE_5_S = 10.0
 
@@ -54,17 +49,14 @@ def run(n: int, work: Path) -> dict[str, Any]:
             "first_deploy_s": round(first, 1),
             "no_change_redeploy_s": round(second, 1),
             "no_change_run_changed_operations": changed,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "machine": machine(),
         }
     finally:
         th.stop()
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4))
     xs = range(len(results))
@@ -81,8 +73,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("wall time (s)")
     ax.set_title("pyinfra deploy of dcos-core on systemd-nspawn hosts (2 cores)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save(fig, path)
 
 
 def main() -> int:
@@ -95,10 +86,9 @@ def main() -> int:
         for n in args.hosts or [3, 5]:
             r = run(n, Path(tmp))
             results.append(r)
-            print(json.dumps(r), flush=True)
+            emit(r)
     if args.plot:
         plot(results, args.plot)
-        print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 
 

@@ -13,8 +13,6 @@ import queue
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,65 +21,10 @@ from typing import Any
 
 import httpx
 
+from bench.harness import Proc, free_port, wait_for
 from dcos_core.containerizer.cgroups import destroy_root
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (httpx.HTTPError, OSError, KeyError):
-            last = None
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class Proc:
-    """A dcos-core daemon started by a test; stopped by its PID only."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.args = args
-        self.log = log
-        self._out = log.open("ab")
-        self.p = subprocess.Popen(
-            [sys.executable, "-m", "dcos_core", *args],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.p.pid
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def stop(self, timeout: float = 10.0, sig: int = signal.SIGTERM) -> int:
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self._out.close()
-        return self.p.returncode
-
-    def kill9(self) -> None:
-        self.p.kill()
-        self.p.wait()
-        self._out.close()
+__all__ = ["Cluster", "Proc", "RawScheduler", "free_port", "pid_alive", "task_info", "wait_for"]
 
 
 PORT_SLICES = 10

@@ -1,4 +1,6 @@
-"""`dcos-core`: the daemons (master, agent, local cluster) and the benchmarks.
+"""`dcos-core`: the daemons (master, agent, local cluster).
+
+The benchmarks are not part of the package: `python -m bench.<name>` from the repository root.
 
 Settings come from flags, then `DCOS_*` environment variables, then `--config FILE`, then
 defaults. A bad value ends the command with a one-line message (exit 2), never a traceback.
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 from pathlib import Path
@@ -32,8 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="dcos-core daemons: a Mesos-compatible master and agents, and a local cluster.",
 )
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print JSON figures.")
-app.add_typer(bench_app, name="bench")
 
 Config = Annotated[Path | None, typer.Option("--config", help="TOML or JSON config file")]
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")]
@@ -354,81 +353,6 @@ async def _run_until_signal(coro: Any) -> None:
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
-
-
-@bench_app.command("allocator")
-def bench_allocator(
-    agents: Annotated[int, typer.Option(help="number of agents")] = 10_000,
-    frameworks: Annotated[int, typer.Option(help="number of frameworks")] = 1_000,
-    rounds: Annotated[int, typer.Option(help="allocation cycles to time")] = 5,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-) -> None:
-    """Time allocation cycles in Mesos' benchmark shape; prints JSON."""
-    from dcos_core.allocator.bench import run
-
-    typer.echo(json.dumps(run(agents, frameworks, rounds=rounds, seed=seed)))
-
-
-@bench_app.command("master")
-def bench_master(
-    agents: Annotated[int, typer.Option(help="simulated agents")] = 4,
-    updates: Annotated[int, typer.Option(help="status updates to send")] = 20_000,
-    launches: Annotated[int, typer.Option(help="ACCEPT->RUNNING samples")] = 200,
-) -> None:
-    """Master throughput (status updates/s) and ACCEPT->TASK_RUNNING latency; prints JSON."""
-    from dcos_core.master.bench import run
-
-    result: dict[str, Any] = asyncio.run(run(agents=agents, updates=updates, launches=launches))
-    typer.echo(json.dumps(result))
-
-
-@bench_app.command("launch")
-def bench_launch(
-    tasks: Annotated[int, typer.Option(help="/bin/true tasks for the throughput phase")] = 300,
-    window: Annotated[int, typer.Option(help="tasks in flight at once")] = 16,
-    launches: Annotated[int, typer.Option(help="ACCEPT->RUNNING samples, one at a time")] = 100,
-    isolation: Annotated[
-        str | None, typer.Option(help="agent --isolation (default: the agent's default)")
-    ] = None,
-) -> None:
-    """Command tasks launched and finished per second on one agent with isolation; prints JSON."""
-    from dcos_core.master.bench_launch import run
-
-    result: dict[str, Any] = asyncio.run(
-        run(tasks=tasks, window=window, launches=launches, isolation=isolation)
-    )
-    typer.echo(json.dumps(result))
-
-
-@bench_app.command("marathon")
-def bench_marathon(
-    scenario: Annotated[str, typer.Option(help="real (agent processes) or simulated")] = "real",
-    instances: Annotated[int, typer.Option(help="instances to deploy")] = 1000,
-    agents: Annotated[int, typer.Option(help="agents")] = 10,
-    apps: Annotated[int, typer.Option(help="apps sharing the instances")] = 1,
-    timeout: Annotated[float, typer.Option(help="cap on each wait in s")] = 300.0,
-) -> None:
-    """Marathon: POST -> all instances running, and DELETE -> all gone; prints JSON."""
-    from dcos_core.frameworks.marathon.bench import run
-
-    result: dict[str, Any] = asyncio.run(run(scenario, instances, agents, apps, timeout=timeout))
-    typer.echo(json.dumps(result))
-
-
-@bench_app.command("chronos")
-def bench_chronos(
-    jobs: Annotated[int, typer.Option(help="jobs due in the same second")] = 1000,
-    agents: Annotated[int, typer.Option(help="agents (real processes)")] = 3,
-    timeout: Annotated[float, typer.Option(help="cap on the wait in s")] = 120.0,
-    prelaunch: Annotated[
-        float, typer.Option(help="Chronos --prelaunch (s; 0: launch at the scheduled time)")
-    ] = 15.0,
-) -> None:
-    """Chronos: schedule lateness (start - scheduled time) p50/p99; prints JSON."""
-    from dcos_core.frameworks.chronos.bench import run
-
-    result: dict[str, Any] = asyncio.run(run(jobs, agents, timeout=timeout, prelaunch=prelaunch))
-    typer.echo(json.dumps(result))
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from dcos_core.frameworks.chronos.bench import percentile, run
+from bench.chronos import run
+from bench.harness import percentile
 
 pytestmark = pytest.mark.integration
 

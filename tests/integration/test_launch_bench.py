@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from dcos_core.master.bench_launch import run
+from bench.launch import run
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from dcos_core.frameworks.marathon.bench import run
+from bench.marathon import run
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcos_core.master.bench import run
+from bench.master import run
 
 pytestmark = pytest.mark.integration
 

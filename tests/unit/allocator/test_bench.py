@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bench.allocator import AGENT_RESOURCES, ROLE, run
 from dcos_core.allocator import Allocator, AllocatorConfig
-from dcos_core.allocator.bench import AGENT_RESOURCES, ROLE, run
 from dcos_core.clock import FakeClock
 from dcos_core.resources import Resources
 
