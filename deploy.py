@@ -12,7 +12,9 @@ executes the operations in the order they appear here, each on all its hosts bef
    agents); restarts in batches of `agent_upgrade_batch`, each waiting for the agent to rejoin.
 
 A service restarts only when its code, configuration or unit changed; a second run without
-changes reports no change on every host. Settings: roles/settings.py.
+changes reports no change on every host. Settings: the model `DeploySettings` in
+roles/settings.py (table in docs/deploy.md); a host with a bad setting stops the deploy before any
+operation.
 
 A host of group `images` (`inventories/image.py`, run by Packer) is a VM being baked into an
 appliance image: it gets the code and units of every role and the first-boot unit, and nothing
@@ -27,6 +29,7 @@ if _root not in sys.path:  # `pyinfra --chdir` or a deploy started from another 
     sys.path.insert(0, _root)
 
 from pyinfra import config, host, inventory, logger  # noqa: E402
+from pyinfra.api.exceptions import PyinfraError  # noqa: E402
 
 from roles import settings  # noqa: E402
 from roles.agent import agent  # noqa: E402
@@ -49,6 +52,11 @@ if len(_masters) > 1 and host == _masters[0]:
     )
 
 roles = settings.host_roles(host.groups)
+if roles or settings.IMAGES in host.groups:
+    try:  # every bad setting of this host on one line, before any host gets an operation
+        settings.resolve()
+    except settings.SettingsError as e:
+        raise PyinfraError(str(e)) from None
 if settings.IMAGES in host.groups:  # a VM baked into an appliance image (packer/, appliance/)
     appliance()
 elif not roles:

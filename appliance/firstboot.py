@@ -287,7 +287,7 @@ def load_image(system: System) -> dict[str, Any]:
 
 def plan(source: Source, image: dict[str, Any], system: System) -> Plan:
     """Check the boot settings and derive everything to write (reads only the network facts)."""
-    spec = {key for key, _, _ in settings.SPEC}
+    spec = set(settings.NAMES)
     data = dict(source.settings)
     problems: list[tuple[str, str]] = []
     held = settings.split_roles(str(image.get("image_roles", ",".join(ROLES))))

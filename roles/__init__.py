@@ -1,8 +1,9 @@
 """pyinfra roles that turn Debian hosts into a dcos-core cluster (applied by `deploy.py`).
 
-- `roles.settings`: the one documented table of cluster-wide settings and their defaults,
+- `roles.settings`: the deploy's settings as one pydantic model (`DeploySettings`: types,
+  defaults, constraints, descriptions; the table in docs/deploy.md is generated from it),
   overridable per group and per host through inventory data; `resolve(host)` gives a host's
-  effective settings.
+  validated, effective settings.
 - `roles.wheelhouse`: builds, on the control machine, the deterministic wheelhouse tarball that
   the hosts install dcos-core from (no internet or PyPI needed on the hosts).
 - `roles.common`: what every host gets (system user, directories, Python, apt proxy, the venv).

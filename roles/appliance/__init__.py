@@ -49,7 +49,7 @@ FIRSTBOOT_FILES = (
 
 def image_settings(s: dict[str, Any]) -> dict[str, Any]:
     """What `/etc/dcos-core/image.json` holds: every deploy setting, the version, the roles."""
-    baked = {key: s[key] for key, _, _ in settings.SPEC}
+    baked = {key: s[key] for key in settings.NAMES}
     baked.update(dcos_version=s["version"], image_roles=",".join(s["install_roles"]))
     return baked
 

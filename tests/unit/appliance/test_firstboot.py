@@ -81,7 +81,7 @@ def root(tmp_path: Path) -> Path:
         lambda: "1.2.3",
         resolver=lambda h: h,
     )
-    image = {key: s[key] for key, _, _ in settings.SPEC}
+    image = {key: s[key] for key in settings.NAMES}
     image.update(dcos_version="1.2.3", image_roles=",".join(s["install_roles"]))
     (tmp_path / "etc/dcos-core").mkdir(parents=True)
     (tmp_path / "etc/dcos-core/image.json").write_text(json.dumps(image))

@@ -27,13 +27,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dcos_core.agent.probe import parse_attributes  # noqa: E402
-from dcos_core.config import (  # noqa: E402
-    AgentSettings,
-    ChronosSettings,
-    MarathonSettings,
-    MasterSettings,
-)
+from dcos_core.config import AgentSettings, MasterSettings  # noqa: E402
+from dcos_core.frameworks.chronos.settings import ChronosSettings  # noqa: E402
 from dcos_core.frameworks.lb.settings import LbSettings  # noqa: E402
+from dcos_core.frameworks.marathon.settings import MarathonSettings  # noqa: E402
 from roles import settings, wheelhouse  # noqa: E402
 from roles.templating import render  # noqa: E402
 
@@ -78,18 +75,46 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # settings
 
 
-def test_defaults_cover_the_documented_table() -> None:
-    """Every setting has a default and a line in the docstring table and the docs."""
-    doc = settings.__doc__ or ""
-    table = settings.markdown_table()
-    for key, _default, description in settings.SPEC:
-        assert key in settings.DEFAULTS
-        assert f"\n{key} " in doc, key
-        assert f"| `{key}` |" in table and description
+def test_every_setting_has_a_default_a_description_and_what_it_accepts() -> None:
+    """The model declares each setting once; its defaults satisfy its own constraints."""
+    assert tuple(settings.DEFAULTS) == settings.NAMES
+    for key, field in settings.DeploySettings.model_fields.items():
+        assert field.description, key
+        assert any(isinstance(m, settings.Accepts) for m in field.metadata), key
     assert settings.DEFAULTS["master_port"] == 5050
     assert settings.DEFAULTS["agent_upgrade_batch"] == 1
+    assert settings.DEFAULTS["public_agent_attributes"] == {"public_ip": "true"}
+    assert settings.validated("h", settings.DEFAULTS) == settings.DEFAULTS
+
+
+def test_docs_table_is_generated_from_the_model() -> None:
+    """docs/deploy.md holds exactly the generated table (else: --write-docs)."""
     docs = (ROOT / "docs" / "deploy.md").read_text()
-    assert table in docs, "docs/deploy.md must repeat roles.settings.markdown_table()"
+    assert settings.with_table(docs) == docs, (
+        "docs/deploy.md differs from the settings model: run python -m roles.settings --write-docs"
+    )
+    assert settings.markdown_table() in docs
+
+
+def test_docs_generator_rewrites_only_between_the_markers() -> None:
+    stale = f"intro\n{settings.TABLE_BEGIN}\n| old | table |\n{settings.TABLE_END}\noutro\n"
+    fresh = settings.with_table(stale)
+    assert fresh == (
+        f"intro\n{settings.TABLE_BEGIN}\n{settings.markdown_table()}\n{settings.TABLE_END}\noutro\n"
+    )
+    assert settings.with_table(fresh) == fresh
+    with pytest.raises(ValueError, match="markers"):
+        settings.with_table("no table here\n")
+
+
+def test_settings_cli_prints_and_checks_the_table(tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "roles.settings"]
+    printed = subprocess.run(
+        [*run, "--markdown"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert printed.stdout == settings.markdown_table() + "\n"
+    checked = subprocess.run([*run, "--check-docs"], cwd=ROOT, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_defaults_are_copies() -> None:
@@ -214,26 +239,74 @@ def test_formatting_helpers() -> None:
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"master_port": 0}, "master_port"),
-        ({"master_port": "5050"}, "master_port"),
-        ({"lb_http_port": 70000}, "lb_http_port"),
-        ({"agent_upgrade_batch": 0}, "agent_upgrade_batch"),
-        ({"docker_enabled": "yes"}, "docker_enabled"),
-        ({"data_dir": "var/lib"}, "data_dir"),
-        ({"system_user": "Bad User"}, "system_user"),
-        ({"agent_attributes": ["rack"]}, "agent_attributes"),
-        ({"agent_options": {"port": 1}}, "set by the deploy"),
-        ({"master_options": {"weights": {"a": 1}}}, "only strings"),
-        ({"chronos_options": {"bad key": 1}}, "not a setting name"),
-        ({"restart_timeout": 0}, "restart_timeout"),
-        ({"docker_options": ["vfs"]}, "docker_options"),
-        ({"docker_options": {"x": object()}}, "JSON-serializable"),
+        ({"master_port": 0}, "`master_port` = 0: must be a port number 1-65535"),
+        ({"master_port": "5050"}, "`master_port` = '5050': must be a port number"),
+        ({"master_port": True}, "`master_port` = True: must be a port number"),
+        (
+            {"lb_http_port": 70000},
+            r"`lb_http_port` = 70000: must be a port number 0-65535 \(0 = off",
+        ),
+        ({"agent_upgrade_batch": 0}, "`agent_upgrade_batch` = 0: must be an integer >= 1"),
+        ({"docker_enabled": "yes"}, "`docker_enabled` = 'yes': must be True or False"),
+        ({"data_dir": "var/lib"}, "`data_dir` = 'var/lib': must be an absolute directory path"),
+        ({"install_dir": "/"}, "`install_dir` = '/': must be an absolute directory path"),
+        ({"system_user": "Bad User"}, "`system_user` = 'Bad User': must be a user name"),
+        ({"cluster_name": None}, "`cluster_name` = None: must be a string"),
+        ({"agent_attributes": ["rack"]}, "`agent_attributes` = \\['rack'\\]: must be a dict or"),
+        ({"agent_attributes": {"rack": "r1;zone:b"}}, "`agent_attributes` = .*not a name:value"),
+        ({"agent_resources": 4}, "`agent_resources` = 4: must be None, a dict or"),
+        ({"agent_options": {"port": 1}}, "`agent_options` = .*port are set by the deploy"),
+        ({"master_options": {"weights": {"a": 1}}}, "weights: only strings"),
+        ({"chronos_options": {"bad key": 1}}, "'bad key' is not a setting name"),
+        ({"lb_options": "x"}, "`lb_options` = 'x': must be a dict of TOML keys"),
+        ({"restart_timeout": 0}, "`restart_timeout` = 0: must be a positive number of seconds"),
+        ({"docker_options": ["vfs"]}, "`docker_options` = \\['vfs'\\]: must be a dict of daemon"),
+        ({"docker_options": {"": 1}}, "must be a dict of daemon.json keys"),
+        ({"docker_options": {"x": object()}}, "`docker_options` = .*: must be JSON-serializable"),
+        ({"image_roles": "master,worker"}, "`image_roles` = 'master,worker': must be a comma-sep"),
     ],
 )
-def test_bad_settings_name_host_and_key(data: dict[str, Any], match: str) -> None:
+def test_bad_settings_name_host_key_and_reason(data: dict[str, Any], match: str) -> None:
+    """One line: the host, the setting, its value and why the deploy cannot use it."""
     with pytest.raises(settings.SettingsError, match=match) as e:
         host_settings(name="10.0.0.11", data=data)
-    assert str(e.value).startswith("10.0.0.11:")
+    assert str(e.value).startswith("10.0.0.11: setting `")
+    assert "\n" not in str(e.value)
+
+
+def test_every_bad_setting_is_reported_at_once() -> None:
+    with pytest.raises(settings.SettingsError) as e:
+        host_settings(
+            name="a1", data={"master_port": 0, "docker_enabled": "yes", "cluster_name": "ok"}
+        )
+    assert str(e.value) == (
+        "a1: setting `master_port` = 0: must be a port number 1-65535; "
+        "setting `docker_enabled` = 'yes': must be True or False"
+    )
+
+
+def test_values_keep_their_type() -> None:
+    """Options keep bools, ints and floats apart; numbers given for text become that text."""
+    s = host_settings(
+        data={
+            "agent_options": {"cgroups_enable_cfs": True, "n": 1, "x": 1.5, "s": "1"},
+            "restart_timeout": 2.5,
+            "dcos_version": 1.0,  # `--data dcos_version=1.0` arrives as a float
+            "cluster_name": 7,
+        }
+    )
+    assert s["agent_options"] == {"cgroups_enable_cfs": True, "n": 1, "x": 1.5, "s": "1"}
+    assert [type(v) for v in s["agent_options"].values()] == [bool, int, float, str]
+    assert s["restart_timeout"] == 2.5 and host_settings()["restart_timeout"] == 60
+    assert type(host_settings()["restart_timeout"]) is int  # templates print it as given
+    assert (s["version"], s["cluster_name"]) == ("1.0", "7")
+
+
+def test_settings_do_not_share_the_inventory_dicts() -> None:
+    group = {"docker_options": {"log-opts": {"max-size": "10m"}}}
+    s = host_settings(data=group)
+    s["docker_options"]["log-opts"]["max-size"] = "1g"
+    assert group["docker_options"]["log-opts"]["max-size"] == "10m"
 
 
 # ---------------------------------------------------------------------------------------------
