@@ -7,6 +7,9 @@ field or id so that the caller can act on them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
 
 class DcosError(Exception):
     """Base of every error raised on purpose by dcos-core."""
@@ -18,6 +21,38 @@ class InvalidError(DcosError, ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class ValidationDetail(TypedDict):
+    """The problems found at one JSON path (`/healthChecks(0)/port`, `/run/cpus`)."""
+
+    path: str
+    errors: list[str]
+
+
+class ObjectNotValidError(InvalidError):
+    """Invalid input with every problem found, by JSON path (Marathon's and Metronome's 422).
+
+    Example:
+        >>> e = ObjectNotValidError([{"path": "/cpus", "errors": ["got -1, expected 0 or more"]}])
+        >>> str(e)
+        'Object is not valid: /cpus: got -1, expected 0 or more'
+    """
+
+    def __init__(
+        self, details: Sequence[ValidationDetail], message: str = "Object is not valid"
+    ) -> None:
+        self.details = list(details)
+        self.message = message
+        summary = "; ".join(f"{d['path']}: {', '.join(d['errors'])}" for d in self.details)
+        super().__init__(f"{message}: {summary}" if summary else message)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: `{"message": ..., "details": [{"path": ..., "errors": [...]}]}`."""
+        return {
+            "message": self.message,
+            "details": [{"path": d["path"], "errors": list(d["errors"])} for d in self.details],
+        }
 
 
 class NotFoundError(DcosError, LookupError):

@@ -1,9 +1,12 @@
-"""HTTP glue shared by every server: the one place where errors become status codes, and where
-hostile input is stopped before a handler sees it.
+"""HTTP glue shared by every server: the one place where exceptions become status codes, and
+where hostile input is stopped before a handler sees it.
 
-`status_for` looks the exception's class up by MRO, so a subclass inherits its parent's status.
-Mesos API routes (`/api/v1...`) answer errors in plain text as Mesos does (clients print the
-body); every other route answers `{"message": ..., "field": ...}`.
+Errors: `STATUS_BY_ERROR` maps exception classes to status codes, looked up by MRO so that a
+subclass inherits its parent's status. An API whose clients expect other codes or bodies (Mesos,
+Marathon, Chronos, Metronome) has an `ErrorDialect`: the few statuses where it differs and how it
+spells the body. `install_error_handlers` picks the dialect by path prefix (`ErrorDialects`).
+Any exception that is not a `DcosError` is a bug: it is logged with its traceback and answered
+500 in the dialect of the route, never a 4xx.
 
 Every server limits request bodies (`limit_request_bodies`, 413 beyond the limit) and decodes
 JSON with `decode_json`: invalid JSON, `NaN`/`Infinity`, numbers out of range and nesting deeper
@@ -15,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,17 +42,22 @@ from dcos_core.errors import (
     NotFoundError,
     NotLeaderError,
     NotReadyError,
+    ObjectNotValidError,
     PayloadTooLargeError,
     StoreError,
     UnsupportedMediaTypeError,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH: Final = 100
 """Levels of nested arrays and objects a request body may have (real API bodies have < 20)."""
 MAX_JSON_INT: Final = 2**64
 """Integers in request bodies fit in 64 bits, as in the protobufs behind Mesos' JSON."""
 
-STATUS_BY_ERROR: Final[dict[type[DcosError], int]] = {
+StatusTable = Mapping[type[BaseException], int]
+
+STATUS_BY_ERROR: Final[StatusTable] = {
     InvalidError: 400,
     ForbiddenError: 403,
     NotFoundError: 404,
@@ -61,65 +71,194 @@ STATUS_BY_ERROR: Final[dict[type[DcosError], int]] = {
     StoreError: 503,
     DcosError: 500,
 }
+INTERNAL_ERROR: Final = "internal server error (the server logged it)"
+"""The message of an unexpected exception: its text and traceback go to the log only."""
 
 
-def status_for(exc: BaseException) -> int:
-    """The HTTP status of an exception, by the first class of its MRO found in the table."""
+def status_for(exc: BaseException, overrides: StatusTable | None = None) -> int:
+    """The HTTP status of `exc`: the first class of its MRO found in `overrides` (a dialect's
+    own codes) or in `STATUS_BY_ERROR`; 500 for anything else.
+
+    Example:
+        >>> status_for(NotFoundError("x")), status_for(NotFoundError("x"), {NotFoundError: 400})
+        (404, 400)
+        >>> status_for(KeyError("x"))
+        500
+    """
     for cls in type(exc).__mro__:
+        if overrides and cls in overrides:
+            return overrides[cls]
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
     return 500
 
 
-def error_response(exc: DcosError, path: str, plain_prefixes: Sequence[str]) -> Response:
-    status = status_for(exc)
-    headers = {}
-    if isinstance(exc, NotLeaderError):
-        if exc.leader:
-            headers["Location"] = f"//{exc.leader}{path}"
-        else:
-            status = 503
-    if any(path.startswith(p) for p in plain_prefixes):
-        return PlainTextResponse(str(exc), status_code=status, headers=headers)
-    body: dict[str, object] = {"message": str(exc)}
-    field = getattr(exc, "field", None)
-    if field:
-        body["field"] = field
-    return JSONResponse(body, status_code=status, headers=headers)
+def message_of(exc: BaseException) -> str:
+    """What a client is told: a `DcosError`'s text, never an unexpected exception's."""
+    return str(exc) if isinstance(exc, DcosError) else INTERNAL_ERROR
 
 
-def install_error_handlers(app: FastAPI, plain_prefixes: Sequence[str] = ("/api/v1",)) -> None:
-    """Map `DcosError` and request-validation errors to 4xx/5xx responses on `app`."""
+class ErrorDialect(Protocol):
+    """How one API spells an error: the statuses where it differs from `STATUS_BY_ERROR`, and
+    the response body. `render` is called with the status already decided."""
+
+    @property
+    def statuses(self) -> StatusTable: ...
+
+    def render(self, exc: BaseException, status: int) -> Response: ...
+
+
+@dataclass(frozen=True)
+class PlainTextErrors:
+    """Mesos' API (`/api/v1`): the message as plain text, which clients print as it is."""
+
+    statuses: StatusTable = field(default_factory=dict)
+
+    def render(self, exc: BaseException, status: int) -> Response:
+        return PlainTextResponse(message_of(exc), status_code=status)
+
+
+@dataclass(frozen=True)
+class JsonErrors:
+    """dcos-core's JSON routes: `{"message": ...}`, plus `"field"` for an invalid field."""
+
+    statuses: StatusTable = field(default_factory=dict)
+
+    def render(self, exc: BaseException, status: int) -> Response:
+        body: dict[str, object] = {"message": message_of(exc)}
+        field_name = getattr(exc, "field", None) if isinstance(exc, InvalidError) else None
+        if field_name:
+            body["field"] = field_name
+        return JSONResponse(body, status_code=status)
+
+
+def details_body(exc: InvalidError) -> dict[str, Any]:
+    """Marathon's and Metronome's body for invalid input (HTTP 422): every problem at once.
+
+    Example:
+        >>> details_body(InvalidError("expected a number", "run.cpus"))["details"]
+        [{'path': '/run/cpus', 'errors': ['run.cpus: expected a number']}]
+    """
+    if isinstance(exc, ObjectNotValidError):
+        return exc.body()
+    path = "/" + (exc.field or "").replace(".", "/")
+    return {"message": "Object is not valid", "details": [{"path": path, "errors": [str(exc)]}]}
+
+
+@dataclass(frozen=True)
+class MesosphereJsonErrors:
+    """Marathon's and Metronome's errors: invalid input is a 422 with `details_body`, any other
+    error `{"message": ...}`."""
+
+    statuses: StatusTable = field(default_factory=lambda: {InvalidError: 422})
+
+    def render(self, exc: BaseException, status: int) -> Response:
+        if isinstance(exc, InvalidError):
+            return JSONResponse(details_body(exc), status_code=status)
+        return JSONResponse({"message": message_of(exc)}, status_code=status)
+
+
+@dataclass(frozen=True)
+class ErrorDialects:
+    """The dialect of each route of an app: the first matching path prefix, else `default`."""
+
+    default: ErrorDialect
+    by_prefix: tuple[tuple[str, ErrorDialect], ...] = ()
+
+    def for_path(self, path: str) -> ErrorDialect:
+        for prefix, dialect in self.by_prefix:
+            if path.startswith(prefix):
+                return dialect
+        return self.default
+
+    def response(self, exc: BaseException, path: str) -> Response:
+        """The response for `exc` raised while serving `path`."""
+        dialect = self.for_path(path)
+        status = status_for(exc, dialect.statuses)
+        headers = {}
+        if isinstance(exc, NotLeaderError):
+            if exc.leader:
+                headers["Location"] = f"//{exc.leader}{path}"
+            else:
+                status = 503
+        response = dialect.render(exc, status)
+        response.headers.update(headers)
+        return response
+
+
+MESOS_ERRORS: Final = ErrorDialects(JsonErrors(), (("/api/v1", PlainTextErrors()),))
+"""The master's and the agent's errors: plain text on Mesos' `/api/v1`, JSON elsewhere."""
+
+
+def install_error_handlers(app: FastAPI, dialects: ErrorDialects = MESOS_ERRORS) -> None:
+    """Answer every exception raised by a route of `app` in the dialect of its path.
+
+    `DcosError`s and request-validation errors get their status from `status_for`; any other
+    exception is logged and answered 500 (`UnexpectedErrors`). `limit_request_bodies` uses the
+    same dialects for its 413.
+    """
+    app.state.error_dialects = dialects
 
     async def on_dcos_error(request: Request, exc: Exception) -> Response:
-        if not isinstance(exc, DcosError):  # registered for DcosError only
-            raise exc
-        return error_response(exc, request.url.path, plain_prefixes)
+        return dialects.response(exc, request.url.path)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
-        if not isinstance(exc, RequestValidationError):
+        if not isinstance(exc, RequestValidationError):  # registered for it only
             raise exc
         parts = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
         first_field = parts[0].split(":", 1)[0] if parts else None
-        return error_response(
-            InvalidError("; ".join(parts) or "invalid request", None)
-            if not first_field
-            else _FieldError("; ".join(parts), first_field),
-            request.url.path,
-            plain_prefixes,
+        invalid = (
+            _FieldError("; ".join(parts), first_field)
+            if first_field
+            else InvalidError("; ".join(parts) or "invalid request")
         )
+        return dialects.response(invalid, request.url.path)
 
     app.add_exception_handler(DcosError, on_dcos_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_middleware(UnexpectedErrors, dialects=dialects)
 
 
 class _FieldError(InvalidError):
     def __init__(self, message: str, field: str) -> None:
         DcosError.__init__(self, message)
         self.field = field
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception that escaped every handler is logged and answered 500.
+
+    Starlette's own last resort answers a bare "Internal Server Error" and raises again; this
+    answers in the route's dialect instead. An exception after the response started (a stream
+    that broke) cannot change the status: it is raised on.
+    """
+
+    def __init__(self, app: ASGIApp, dialects: ErrorDialects) -> None:
+        self.app = app
+        self.dialects = dialects
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            path = scope.get("path", "")
+            log.exception("%s %s failed: internal error", scope.get("method", ""), path)
+            await self.dialects.response(exc, path)(scope, receive, send)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,10 +342,10 @@ class BodyLimit:
     read up to the limit and handed on whole (our APIs take small JSON documents, never streams).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, plain_prefixes: Sequence[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, dialects: ErrorDialects) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.plain_prefixes = tuple(plain_prefixes)
+        self.dialects = dialects
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.max_bytes <= 0:
@@ -253,11 +392,13 @@ class BodyLimit:
         )
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: DcosError) -> None:
-        response = error_response(exc, scope.get("path", ""), self.plain_prefixes)
+        response = self.dialects.response(exc, scope.get("path", ""))
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
 
-def limit_request_bodies(app: FastAPI, max_bytes: int, plain_prefixes: Sequence[str] = ()) -> None:
-    """Refuse request bodies over `max_bytes` (0: no limit) on `app` with 413."""
-    app.add_middleware(BodyLimit, max_bytes=max_bytes, plain_prefixes=plain_prefixes)
+def limit_request_bodies(app: FastAPI, max_bytes: int) -> None:
+    """Refuse request bodies over `max_bytes` (0: no limit) on `app` with 413, in the error
+    dialects that `install_error_handlers` gave `app` (Mesos' without them)."""
+    dialects = getattr(app.state, "error_dialects", MESOS_ERRORS)
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, dialects=dialects)

@@ -79,8 +79,8 @@ def create_master_app(master: Master) -> FastAPI:
         redoc_url=None,
     )
     app.state.master = master
-    install_error_handlers(app, plain_prefixes=("/api/v1",))
-    limit_request_bodies(app, master.settings.max_body_size, plain_prefixes=("/api/v1",))
+    install_error_handlers(app)  # Mesos' dialects: plain text on /api/v1, JSON elsewhere
+    limit_request_bodies(app, master.settings.max_body_size)
 
     def ready() -> None:
         if not master.recovered:

@@ -15,14 +15,16 @@ tasks}`` (plus ``scheduledAt``, ``attempt``, ``reason``, ``message``, ``sandbox`
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dcos_core import __version__
-from dcos_core.errors import ConflictError, DcosError, InvalidError, NotFoundError
+from dcos_core.errors import ConflictError, InvalidError, NotFoundError
 from dcos_core.frameworks.chronos.ledger import Run, RunState, parse_run_id, run_id
 from dcos_core.frameworks.chronos.models import (
     JobValidationError,
@@ -37,7 +39,16 @@ from dcos_core.frameworks.chronos.models import (
 )
 from dcos_core.frameworks.chronos.service import Chronos, JobState, NameTakenError, _iso
 from dcos_core.metrics import PROMETHEUS_CONTENT_TYPE, Info, prometheus_text, wants_prometheus
-from dcos_core.web import read_json
+from dcos_core.model.task import TaskState
+from dcos_core.web import (
+    ErrorDialects,
+    MesosphereJsonErrors,
+    StatusTable,
+    details_body,
+    install_error_handlers,
+    message_of,
+    read_json,
+)
 
 PREFIXES: Final = ("/scheduler", "/v1/scheduler")
 PERCENTILES: Final = {
@@ -50,54 +61,47 @@ PERCENTILES: Final = {
 }
 
 
-def _error(status: int, text: str, message: str) -> JSONResponse:
-    return JSONResponse({"status": text, "message": message}, status_code=status)
+@dataclass(frozen=True)
+class ChronosErrors:
+    """Chronos' errors: `{"status": <reason phrase>, "message"}`, and 400 where Chronos answers
+    it (an unknown job, a conflict other than a taken name: Chronos' `require`)."""
+
+    statuses: StatusTable = field(
+        default_factory=lambda: {
+            NameTakenError: 409,
+            NotFoundError: 400,
+            ConflictError: 400,
+            MetronomeValidationError: 422,
+        }
+    )
+
+    def render(self, exc: BaseException, status: int) -> Response:
+        if isinstance(exc, JobValidationError):
+            return JSONResponse(exc.body(), status_code=status)
+        if isinstance(exc, MetronomeValidationError):
+            return JSONResponse(details_body(exc), status_code=status)
+        body = {"status": HTTPStatus(status).phrase, "message": message_of(exc)}
+        return JSONResponse(body, status_code=status)
 
 
-def _metronome_path(request: Request) -> bool:
-    return request.url.path.startswith(METRONOME_PREFIXES)
+@dataclass(frozen=True)
+class MetronomeErrors(MesosphereJsonErrors):
+    """Metronome's errors (Marathon's shapes); a Chronos job's invalid definition keeps its
+    Chronos body and 400."""
+
+    statuses: StatusTable = field(
+        default_factory=lambda: {JobValidationError: 400, InvalidError: 422}
+    )
+
+    def render(self, exc: BaseException, status: int) -> Response:
+        if isinstance(exc, JobValidationError):
+            return JSONResponse(exc.body(), status_code=status)
+        return super().render(exc, status)
 
 
 def create_chronos_app(c: Chronos) -> FastAPI:
     app = FastAPI(title="dcos-core Chronos", version=__version__, docs_url=None, redoc_url=None)
-
-    @app.exception_handler(JobValidationError)
-    async def _invalid(_r: Request, e: JobValidationError) -> JSONResponse:
-        return JSONResponse(e.body(), status_code=400)
-
-    @app.exception_handler(MetronomeValidationError)
-    async def _m_invalid(_r: Request, e: MetronomeValidationError) -> JSONResponse:
-        return JSONResponse(e.body(), status_code=422)
-
-    @app.exception_handler(NotFoundError)
-    async def _missing(r: Request, e: NotFoundError) -> JSONResponse:
-        if _metronome_path(r):
-            return JSONResponse({"message": str(e)}, status_code=404)
-        return _error(400, "Bad Request", str(e))  # Chronos: `require` -> 400
-
-    @app.exception_handler(InvalidError)
-    async def _bad(r: Request, e: InvalidError) -> JSONResponse:
-        if _metronome_path(r):
-            body = {
-                "message": "Object is not valid",
-                "details": [{"path": "/", "errors": [str(e)]}],
-            }
-            return JSONResponse(body, status_code=422)
-        return _error(400, "Bad Request", str(e))
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(r: Request, e: ConflictError) -> JSONResponse:
-        if _metronome_path(r):
-            return JSONResponse({"message": str(e)}, status_code=409)
-        if isinstance(e, NameTakenError):
-            return _error(409, "Conflict", str(e))
-        return _error(400, "Bad Request", str(e))
-
-    @app.exception_handler(DcosError)
-    async def _other(r: Request, e: DcosError) -> JSONResponse:
-        if _metronome_path(r):
-            return JSONResponse({"message": str(e)}, status_code=400)
-        return _error(400, "Bad Request", str(e))
+    install_error_handlers(app, CHRONOS_ERRORS)
 
     def render(js: JobState) -> dict[str, Any]:
         return render_job(js.job, c.stats(js))
@@ -354,10 +358,10 @@ def _histogram(times: list[float]) -> dict[str, Any]:
 
 def _task_state(state: str) -> str:
     return {
-        "SUCCEEDED": "TASK_FINISHED",
-        "FAILED": "TASK_FAILED",
-        "RUNNING": "TASK_RUNNING",
-        "LAUNCHING": "TASK_STAGING",
+        "SUCCEEDED": TaskState.FINISHED,
+        "FAILED": TaskState.FAILED,
+        "RUNNING": TaskState.RUNNING,
+        "LAUNCHING": TaskState.STAGING,
     }.get(state, state)
 
 
@@ -403,7 +407,7 @@ def _attempts(run: Run, fmt: Any) -> list[dict[str, Any]]:
         out.append(
             {
                 "taskId": run.task_id,
-                "state": "TASK_RUNNING" if run.state == RunState.RUNNING else "TASK_STAGING",
+                "state": TaskState.RUNNING if run.state == RunState.RUNNING else TaskState.STAGING,
                 "startedAt": fmt(run.started_at),
                 "finishedAt": fmt(None),
                 "exitCode": None,
@@ -446,6 +450,9 @@ def _history_run(run: Run) -> dict[str, Any]:
 # Metronome
 
 METRONOME_PREFIXES: Final = ("/v1/jobs", "/v0/scheduled-jobs")
+CHRONOS_ERRORS: Final = ErrorDialects(
+    ChronosErrors(), tuple((prefix, MetronomeErrors()) for prefix in METRONOME_PREFIXES)
+)
 EMBEDS: Final = frozenset({"activeRuns", "schedules", "history", "historySummary"})
 _METRONOME_STATUS: Final = {
     RunState.LAUNCHING: "STARTING",

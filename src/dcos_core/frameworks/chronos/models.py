@@ -59,7 +59,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import isodate
 from pydantic import (
@@ -74,7 +74,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from dcos_core.errors import InvalidError
+from dcos_core.errors import InvalidError, ObjectNotValidError, ValidationDetail
 from dcos_core.frameworks.chronos.schedule import (
     CronSchedule,
     RepeatingInterval,
@@ -134,6 +134,7 @@ _NAME_EXPECTED = "expected letters, digits, '_', '.' and '-' only, such as night
 MissedRuns = Literal["catch_up", "skip"]
 ConstraintOperator = Literal["EQUALS", "LIKE", "UNLIKE"]
 Constraint = tuple[str, ConstraintOperator, str]
+_M = TypeVar("_M", bound=BaseModel)
 
 # ---------------------------------------------------------------------------------------------
 # errors
@@ -141,8 +142,6 @@ Constraint = tuple[str, ConstraintOperator, str]
 
 class JobValidationError(InvalidError):
     """A Chronos job is not valid (HTTP 400 with `body()`, Chronos' ApiResult)."""
-
-    status_code = 400
 
     def __init__(self, message: str) -> None:
         self.message = message
@@ -153,23 +152,8 @@ class JobValidationError(InvalidError):
         return {"status": "Bad Request", "message": self.message}
 
 
-class MetronomeValidationError(InvalidError):
+class MetronomeValidationError(ObjectNotValidError):
     """A Metronome job or schedule is not valid (HTTP 422 with `body()`)."""
-
-    status_code = 422
-
-    def __init__(self, details: list[dict[str, Any]], message: str = "Object is not valid"):
-        self.details = details
-        self.message = message
-        summary = "; ".join(f"{d['path']}: {', '.join(d['errors'])}" for d in details)
-        super().__init__(f"{message}: {summary}" if summary else message)
-
-    def body(self) -> dict[str, Any]:
-        """Metronome's JSON body for this error."""
-        return {
-            "message": self.message,
-            "details": [{"path": d["path"], "errors": list(d["errors"])} for d in self.details],
-        }
 
 
 def _error_text(err: Any) -> str:
@@ -184,7 +168,7 @@ def _chronos_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _metronome_details(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+def _metronome_details(exc: ValidationError, prefix: str = "") -> list[ValidationDetail]:
     by_path: dict[str, list[str]] = {}
     for err in exc.errors():
         path = prefix + "/" + "/".join(str(x) for x in err.get("loc", ()))
@@ -720,28 +704,25 @@ class MetronomeJob(_MModel):
         return v
 
 
-def parse_metronome_job(body: Any) -> MetronomeJob:
-    """Validate a Metronome JobSpec (``POST /v1/jobs``, ``PUT /v1/jobs/{id}``)."""
+def _parse_metronome(model: type[_M], body: Any, what: str) -> _M:
     if not isinstance(body, dict):
         raise MetronomeValidationError(
-            [{"path": "/", "errors": ["the request body must be a job: a JSON object"]}]
+            [{"path": "/", "errors": [f"the request body must be a {what}: a JSON object"]}]
         )
     try:
-        return MetronomeJob.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         raise MetronomeValidationError(_metronome_details(exc)) from None
+
+
+def parse_metronome_job(body: Any) -> MetronomeJob:
+    """Validate a Metronome JobSpec (``POST /v1/jobs``, ``PUT /v1/jobs/{id}``)."""
+    return _parse_metronome(MetronomeJob, body, "job")
 
 
 def parse_metronome_schedule(body: Any) -> MetronomeSchedule:
     """Validate a Metronome ScheduleSpec (``/v1/jobs/{id}/schedules``)."""
-    if not isinstance(body, dict):
-        raise MetronomeValidationError(
-            [{"path": "/", "errors": ["the request body must be a schedule: a JSON object"]}]
-        )
-    try:
-        return MetronomeSchedule.model_validate(body)
-    except ValidationError as exc:
-        raise MetronomeValidationError(_metronome_details(exc)) from None
+    return _parse_metronome(MetronomeSchedule, body, "schedule")
 
 
 def render_metronome_schedule(s: MetronomeSchedule) -> dict[str, Any]:

@@ -4,7 +4,8 @@ queue, info, leader, events) over the `Marathon` service.
 App ids are paths, so `/v2/apps/...` is parsed by hand: `/v2/apps/prod/web/tasks/<id>` is the
 task `<id>` of the app `/prod/web`. Double slashes (marathon-python sends `/v2/apps//web`) are
 collapsed. Errors have Marathon's shapes: 404 `{"message"}`, 409 `{"message", "deployments"}`,
-422 `{"message": "Object is not valid", "details": [{"path", "errors"}]}`.
+422 `{"message": "Object is not valid", "details": [{"path", "errors"}]}`, and an internal error
+500 `{"message"}` (`MarathonErrors`, through `dcos_core.web`'s one status table).
 """
 
 from __future__ import annotations
@@ -23,21 +24,22 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dcos_core import __version__
-from dcos_core.errors import ConflictError, DcosError, InvalidError, NotFoundError
+from dcos_core.errors import InvalidError, NotFoundError
 from dcos_core.frameworks.marathon.deployments import Deployment
-from dcos_core.frameworks.marathon.models import (
-    AppDefinition,
+from dcos_core.frameworks.marathon.models import AppDefinition, app_from_storage
+from dcos_core.frameworks.marathon.openapi import openapi_schema
+from dcos_core.frameworks.marathon.service import AppLockedError, AppRuntime, Marathon
+from dcos_core.frameworks.marathon.validation import (
     AppValidationError,
-    app_from_storage,
+    apply_update,
     normalize_id,
     parse_app,
     parse_app_update,
 )
-from dcos_core.frameworks.marathon.openapi import openapi_schema
-from dcos_core.frameworks.marathon.service import AppLockedError, AppRuntime, Marathon
 from dcos_core.frameworks.plain_errors import shown
 from dcos_core.metrics import PROMETHEUS_CONTENT_TYPE, Info, prometheus_text, wants_prometheus
-from dcos_core.web import read_json
+from dcos_core.model.task import TaskState
+from dcos_core.web import ErrorDialects, MesosphereJsonErrors, install_error_handlers, read_json
 
 MARATHON_COMPAT_VERSION: Final = "1.10.0"
 SSE_HEARTBEAT: Final = 15.0
@@ -61,40 +63,27 @@ def _deployment_result(dep: Deployment, status: int = 200) -> JSONResponse:
     )
 
 
+@dataclass(frozen=True)
+class MarathonErrors(MesosphereJsonErrors):
+    """Marathon's error bodies; a 409 for an app locked by deployments lists them."""
+
+    def render(self, exc: BaseException, status: int) -> Response:
+        if isinstance(exc, AppLockedError):
+            deployments = [{"id": d} for d in exc.deployment_ids]
+            return _error(status, str(exc), deployments=deployments)
+        return super().render(exc, status)
+
+
+MARATHON_ERRORS: Final = ErrorDialects(MarathonErrors())
+
+
 def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int = 8080) -> FastAPI:
     app = FastAPI(title="dcos-core Marathon", version=__version__, docs_url=None, redoc_url=None)
     app.openapi = lambda: openapi_schema()  # type: ignore[method-assign]
+    install_error_handlers(app, MARATHON_ERRORS)
     http = HttpStats()
     app.add_middleware(HttpStatsMiddleware, stats=http)
     leader = f"{hostname}:{port}"
-
-    @app.exception_handler(AppValidationError)
-    async def _invalid(_r: Request, e: AppValidationError) -> JSONResponse:
-        return JSONResponse(e.body(), status_code=422)
-
-    @app.exception_handler(AppLockedError)
-    async def _locked(_r: Request, e: AppLockedError) -> JSONResponse:
-        return _error(409, str(e), deployments=[{"id": d} for d in e.deployment_ids])
-
-    @app.exception_handler(NotFoundError)
-    async def _not_found(_r: Request, e: NotFoundError) -> JSONResponse:
-        return _error(404, str(e))
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(_r: Request, e: ConflictError) -> JSONResponse:
-        return _error(409, str(e))
-
-    @app.exception_handler(InvalidError)
-    async def _bad(_r: Request, e: InvalidError) -> JSONResponse:
-        path = "/" + (e.field or "").replace(".", "/")
-        return JSONResponse(
-            {"message": "Object is not valid", "details": [{"path": path, "errors": [str(e)]}]},
-            status_code=422,
-        )
-
-    @app.exception_handler(DcosError)
-    async def _other(_r: Request, e: DcosError) -> JSONResponse:
-        return _error(400, str(e))
 
     async def body_json(request: Request) -> Any:
         try:
@@ -576,14 +565,14 @@ def metrics_json(m: Marathon, http: HttpStats) -> dict[str, Any]:
             "marathon.apps.active.gauge": {"value": len(m.apps)},
             "marathon.deployments.active.gauge": {"value": len(m.deployments)},
             "marathon.instances.launch-overdue.gauge": {"value": m.queued_total()},
-            "marathon.instances.running.gauge": {"value": states["TASK_RUNNING"]},
-            "marathon.instances.staged.gauge": {"value": states["TASK_STAGING"]},
+            "marathon.instances.running.gauge": {"value": states[TaskState.RUNNING]},
+            "marathon.instances.staged.gauge": {"value": states[TaskState.STAGING]},
             "marathon.instances.inflight-kills.gauge": {
                 "value": sum(1 for t in m.instances.values() if t.killing)
             },
             # one task per instance: the tasks' counts are the instances'
-            "marathon.tasks.running.gauge": {"value": states["TASK_RUNNING"]},
-            "marathon.tasks.staged.gauge": {"value": states["TASK_STAGING"]},
+            "marathon.tasks.running.gauge": {"value": states[TaskState.RUNNING]},
+            "marathon.tasks.staged.gauge": {"value": states[TaskState.STAGING]},
             "marathon.http.event-streams.active.gauge": {"value": m.events.subscribers},
             "marathon.http.requests.active.gauge": {"value": http.active},
             "marathon.uptime.gauge": {"value": round(uptime, 3)},
@@ -624,7 +613,7 @@ _MARATHON_INFO: Final = Info(
 
 def _apply_update(m: Marathon, app_id: str, body: dict[str, Any], where: str) -> AppDefinition:
     upd = parse_app_update(body)
-    return upd.apply(m.get(app_id).app)
+    return apply_update(upd, m.get(app_id).app)
 
 
 def _label_matches(selector: str, labels: dict[str, str]) -> bool:
@@ -652,7 +641,8 @@ def _label_matches(selector: str, labels: dict[str, str]) -> bool:
 
 
 def _status_name(state: str) -> str:
-    return {"TASK_RUNNING": "running", "TASK_STAGING": "staging"}.get(state, state.lower())
+    names: dict[str, str] = {TaskState.RUNNING: "running", TaskState.STAGING: "staging"}
+    return names.get(state, state.lower())
 
 
 def _sse(event: dict[str, Any]) -> bytes:

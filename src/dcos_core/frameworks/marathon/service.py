@@ -39,9 +39,8 @@ from dcos_core.frameworks.marathon.models import (
     Instance,
     app_from_storage,
     app_to_storage,
-    render_app,
-    render_task,
 )
+from dcos_core.frameworks.marathon.render import render_app, render_task
 from dcos_core.frameworks.marathon.repository import Repository
 from dcos_core.frameworks.marathon.tasks import (
     app_id_of,
@@ -970,7 +969,7 @@ def _config_equal(a: AppDefinition, b: AppDefinition) -> bool:
 
 def _storage_of(rendered: dict[str, Any]) -> dict[str, Any]:
     """A rendered app (from a deployment's original) back into storage form."""
-    from dcos_core.frameworks.marathon.models import parse_app
+    from dcos_core.frameworks.marathon.validation import parse_app
 
     keep = {k: v for k, v in rendered.items() if k not in _READ_ONLY}
     return app_to_storage(parse_app(keep))

@@ -137,7 +137,6 @@ def test_invalid_names(name: str) -> None:
     err = assert_refused({**SCHEDULED, "name": name}, "name")
     assert err.body()["status"] == "Bad Request"
     assert err.body()["message"].startswith(f"name: invalid job name '{name}': expected letters")
-    assert err.status_code == 400
     assert isinstance(err, InvalidError)
 
 
@@ -507,7 +506,6 @@ def assert_metronome_refused(body: Any, path: str) -> dict[str, Any]:
     out = info.value.body()
     assert out["message"] == "Object is not valid"
     assert path in [d["path"] for d in out["details"]], out
-    assert info.value.status_code == 422
     return out
 
 

@@ -19,7 +19,6 @@ from dcos_core.errors import InvalidError
 from dcos_core.frameworks.marathon.models import (
     AppDefinition,
     AppUpdate,
-    AppValidationError,
     Container,
     DockerSpec,
     HealthCheck,
@@ -32,13 +31,14 @@ from dcos_core.frameworks.marathon.models import (
     Volume,
     app_from_storage,
     app_to_storage,
-    from_iso,
-    iso,
+)
+from dcos_core.frameworks.marathon.render import from_iso, iso, render_app, render_task
+from dcos_core.frameworks.marathon.validation import (
+    AppValidationError,
+    apply_update,
     normalize_id,
     parse_app,
     parse_app_update,
-    render_app,
-    render_task,
 )
 
 # marathon-python 0.13's JSON encoders use `collections.Iterable` (gone since Python 3.10), so
@@ -512,7 +512,7 @@ def test_valid_constraints_accepted() -> None:
 
 def test_update_merges_only_given_fields() -> None:
     app = parse_app(docker_app())
-    new = parse_app_update({"instances": 5, "labels": {"team": "b"}}).apply(app)
+    new = apply_update(parse_app_update({"instances": 5, "labels": {"team": "b"}}), app)
     assert new.instances == 5 and new.labels == {"team": "b"}
     assert new.container == app.container
     assert new.health_checks == app.health_checks
@@ -522,7 +522,7 @@ def test_update_merges_only_given_fields() -> None:
 def test_update_validates_the_merge() -> None:
     app = parse_app({"id": "x", "cmd": "c"})
     with pytest.raises(AppValidationError) as info:
-        parse_app_update({"mem": -5}).apply(app)
+        apply_update(parse_app_update({"mem": -5}), app)
     assert info.value.details == [{"path": "/mem", "errors": ["got -5.0, expected 0.0 or more"]}]
     with pytest.raises(AppValidationError) as info:
         parse_app_update({"instances": "x"})
@@ -531,17 +531,20 @@ def test_update_validates_the_merge() -> None:
 
 def test_update_switches_cmd_and_args_and_ports() -> None:
     app = parse_app({"id": "x", "cmd": "c", "portDefinitions": [{"port": 0, "name": "http"}]})
-    switched = parse_app_update({"args": ["a", "b"]}).apply(app)
+    switched = apply_update(parse_app_update({"args": ["a", "b"]}), app)
     assert switched.cmd is None and switched.args == ["a", "b"]
-    assert parse_app_update({"ports": [0, 0]}).apply(app).ports == [0, 0]
-    to_bridge = parse_app_update(
-        {
-            "container": {
-                "docker": {"image": "i", "network": "BRIDGE"},
-                "portMappings": [{"containerPort": 80}],
+    assert apply_update(parse_app_update({"ports": [0, 0]}), app).ports == [0, 0]
+    to_bridge = apply_update(
+        parse_app_update(
+            {
+                "container": {
+                    "docker": {"image": "i", "network": "BRIDGE"},
+                    "portMappings": [{"containerPort": 80}],
+                }
             }
-        }
-    ).apply(app)
+        ),
+        app,
+    )
     assert to_bridge.port_definitions == [] and to_bridge.service_port_requests() == [0]
 
 
@@ -551,7 +554,7 @@ def test_update_rollback_and_scale() -> None:
     assert rb.instances is None  # the rest is ignored on rollback
     scale = parse_app_update({"instances": 3})
     assert scale.rollback_version is None and scale.given() == {"instances": 3}
-    assert AppUpdate(instances=4).apply(parse_app({"id": "x", "cmd": "c"})).instances == 4
+    assert apply_update(AppUpdate(instances=4), parse_app({"id": "x", "cmd": "c"})).instances == 4
 
 
 def test_marathon_python_update_flow_is_accepted() -> None:
@@ -573,7 +576,7 @@ def test_marathon_python_update_flow_is_accepted() -> None:
     client_app.version = None  # what update_app does
     body = json.loads(client_app.to_json(minimal=True))
     assert {"tasks", "tasksRunning", "versionInfo", "deployments", "ports"} <= set(body)
-    new = parse_app_update(body).apply(app)
+    new = apply_update(parse_app_update(body), app)
     assert new.mem == 256
     assert new.service_port_requests() == [10001, 10002]  # the assigned service ports stick
     assert new.health_checks == app.health_checks
@@ -589,7 +592,7 @@ def test_marathon_python_update_flow_is_accepted() -> None:
     client_host.instances = 3
     host_body = json.loads(client_host.to_json(minimal=True))
     assert host_body["ports"] == [10007] and host_body["portDefinitions"][0]["port"] == 10007
-    updated = parse_app_update(host_body).apply(host_app)
+    updated = apply_update(parse_app_update(host_body), host_app)
     assert updated.instances == 3
     assert updated.port_definitions == [PortDefinition(port=10007, name="web")]
 

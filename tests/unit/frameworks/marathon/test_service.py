@@ -10,9 +10,10 @@ import pytest
 
 from dcos_core.clock import FakeClock
 from dcos_core.errors import StoreError
-from dcos_core.frameworks.marathon.models import HealthResult, parse_app
+from dcos_core.frameworks.marathon.models import HealthResult
 from dcos_core.frameworks.marathon.repository import Repository
 from dcos_core.frameworks.marathon.service import AppLockedError, Marathon
+from dcos_core.frameworks.marathon.validation import parse_app
 from dcos_core.state.memory import InMemoryStore
 
 
