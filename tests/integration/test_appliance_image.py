@@ -17,7 +17,7 @@ Software emulation (no KVM on these machines), no way out of any VM:
    the serial console and in the journal; fixed, a re-run brings the agent back.
 
 The figures (image build time, boot to registered agent) are printed and written to
-`figures.json` in the test's directory; bench/appliance_bench.py reports the same.
+`figures.json` in the test's directory; `python -m bench.appliance` reports the same.
 """
 
 from __future__ import annotations
