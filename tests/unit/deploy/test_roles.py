@@ -677,3 +677,36 @@ def test_prod_inventory_example_is_valid() -> None:
             assert s["master"] == "10.0.0.10:5050"
             if group != "masters":
                 AgentSettings(**toml_of(ROLES / "agent/templates/agent.toml.j2", s)["agent"])
+
+
+def test_a_bad_setting_stops_the_deploy_with_one_line_before_any_operation(
+    tmp_path: Path,
+) -> None:
+    """pyinfra shows the host, each bad setting and why, without a traceback; nothing runs.
+
+    The host is this machine (`@local`) in a dry run: the deploy stops while collecting
+    operations, before facts are read or the wheelhouse is built.
+    """
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(
+        'masters = [("@local", {"ip": "127.0.0.1", "master_port": 0, "docker_enabled": "yes"})]\n'
+    )
+    pyinfra = Path(sys.executable).parent / "pyinfra"
+    run = subprocess.run(
+        [str(pyinfra), "-y", str(inventory), "deploy.py", "--dry"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert (
+        "pyinfra error in deploy.py line" in out
+        and ": @local: setting `master_port` = 0: must be a port number 1-65535; "
+        "setting `docker_enabled` = 'yes': must be True or False\n"
+        in out
+    ), out
+    assert "Traceback" not in out
+    assert "--> Beginning operation run" not in out
+    assert "wheelhouse /" not in out  # roles.wheelhouse logs the tarball it built
