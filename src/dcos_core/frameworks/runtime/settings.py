@@ -15,9 +15,13 @@ MIB = 1024 * 1024
 
 
 class FrameworkSettings(BaseSettings):
-    """The master, where the API listens, where state is kept, and the FrameworkInfo fields."""
+    """The master, where the API listens, where state is kept, and the FrameworkInfo fields.
 
-    model_config = SettingsConfigDict(extra="forbid")
+    Its own environment prefix keeps plain variables (`USER`, `PORT`) out of it; a framework's
+    class sets its own (`DCOS_MARATHON_`).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DCOS_FRAMEWORK_", extra="forbid")
 
     master: str = "127.0.0.1:5050"
     ip: str = "127.0.0.1"

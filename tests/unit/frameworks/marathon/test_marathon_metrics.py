@@ -9,12 +9,13 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_service import FakeDriver, offer, status
+from test_service import offer, status
 
 from dcos_core.clock import FakeClock
 from dcos_core.frameworks.marathon.api import create_marathon_app
 from dcos_core.frameworks.marathon.repository import Repository
 from dcos_core.frameworks.marathon.service import Marathon
+from dcos_core.frameworks.runtime import RecordingDriver
 from dcos_core.state.memory import InMemoryStore
 
 # what Prometheus 2.x/3.x sends when it scrapes a target
@@ -27,7 +28,7 @@ SCRAPER_ACCEPT = (
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[httpx.AsyncClient, Marathon]]:
     m = Marathon(Repository(InMemoryStore()), clock=FakeClock(1000.0))
-    await m.attach(FakeDriver(), "fw-1")  # type: ignore[arg-type]
+    await m.attach(RecordingDriver(), "fw-1")
     transport = httpx.ASGITransport(app=create_marathon_app(m))
     async with httpx.AsyncClient(transport=transport, base_url="http://marathon") as h:
         yield h, m

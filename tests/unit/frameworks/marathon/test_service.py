@@ -14,34 +14,8 @@ from dcos_core.frameworks.marathon.models import HealthResult
 from dcos_core.frameworks.marathon.repository import Repository
 from dcos_core.frameworks.marathon.service import AppLockedError, Marathon
 from dcos_core.frameworks.marathon.validation import parse_app
+from dcos_core.frameworks.runtime import RecordingDriver
 from dcos_core.state.memory import InMemoryStore
-
-
-class FakeDriver:
-    def __init__(self) -> None:
-        self.accepted: list[tuple[list[str], list[dict[str, Any]]]] = []
-        self.declined: list[str] = []
-        self.killed: list[str] = []
-        self.revived = 0
-        self.reconciled: list[Any] = []
-
-    async def accept(self, offer_ids: Any, operations: Any, refuse_seconds: Any = None) -> None:
-        self.accepted.append((list(offer_ids), list(operations)))
-
-    async def decline(self, offer_ids: Any, refuse_seconds: Any = None) -> None:
-        self.declined.extend(offer_ids)
-
-    async def kill(self, task_id: str, agent_id: Any = None, grace_period: Any = None) -> None:
-        self.killed.append(task_id)
-
-    async def revive(self, roles: Any = None) -> None:
-        self.revived += 1
-
-    async def reconcile(self, tasks: Any = ()) -> None:
-        self.reconciled.append(list(tasks))
-
-    def launched(self) -> list[dict[str, Any]]:
-        return [t for _ids, ops in self.accepted for op in ops for t in op["launch"]["task_infos"]]
 
 
 def offer(n: int, agent: str = "S1", cpus: float = 4, host: str = "h1") -> dict[str, Any]:
@@ -87,22 +61,22 @@ def status(task_id: str, state: str, agent: str = "S1", message: str = "") -> di
 @pytest.fixture
 async def svc() -> Marathon:
     m = Marathon(Repository(InMemoryStore()), clock=FakeClock(1000.0))
-    d = FakeDriver()
-    await m.attach(d, "fw-1")  # type: ignore[arg-type]
+    d = RecordingDriver()
+    await m.attach(d, "fw-1")
     return m
 
 
-def drv(m: Marathon) -> FakeDriver:
-    assert isinstance(m.driver, FakeDriver)
+def drv(m: Marathon) -> RecordingDriver:
+    assert isinstance(m.driver, RecordingDriver)
     return m.driver
 
 
 async def run_all(m: Marathon, n_offers: int = 1) -> list[str]:
     """Tick, offer, report every launched task RUNNING; returns the task ids launched."""
     await m.tick()
-    before = len(drv(m).launched())
+    before = len(drv(m).tasks)
     await m.handle_offers([offer(i) for i in range(n_offers)])
-    new = [t["task_id"]["value"] for t in drv(m).launched()[before:]]
+    new = [t["task_id"]["value"] for t in drv(m).tasks[before:]]
     for tid in new:
         m.on_status(status(tid, "TASK_RUNNING"))
     await m.tick()
@@ -114,7 +88,7 @@ async def test_create_launch_and_deployment_success(svc: Marathon) -> None:
     assert svc.deployments and dep.json()["affectedApps"] == ["/web"]
     launched = await run_all(svc)
     assert len(launched) == 3
-    info = drv(svc).launched()[0]
+    info = drv(svc).tasks[0]
     env = {v["name"]: v["value"] for v in info["command"]["environment"]["variables"]}
     assert env["MARATHON_APP_ID"] == "/web" and env["PORT0"].isdigit()
     assert not svc.deployments  # goal reached: running and no health checks
@@ -125,7 +99,7 @@ async def test_scale_down_kills_the_youngest_and_locks(svc: Marathon) -> None:
     svc.deploy([parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "instances": 3})])
     await svc.tick()
     await svc.handle_offers([offer(1)])
-    ids = [t["task_id"]["value"] for t in drv(svc).launched()]
+    ids = [t["task_id"]["value"] for t in drv(svc).tasks]
     for tid in ids:  # started one second apart: ids[2] is the youngest
         svc.clock.advance(1)  # type: ignore[attr-defined]
         svc.on_status(status(tid, "TASK_RUNNING"))
@@ -150,12 +124,12 @@ async def test_failed_tasks_back_off_and_the_queue_shows_the_delay(svc: Marathon
     await svc.tick()
     q = svc.queue()
     assert q[0]["count"] == 1 and q[0]["delay"]["timeLeftSeconds"] == 10
-    before = len(drv(svc).launched())
+    before = len(drv(svc).tasks)
     await svc.handle_offers([offer(9)])
-    assert len(drv(svc).launched()) == before  # delayed
+    assert len(drv(svc).tasks) == before  # delayed
     svc.clock.advance(11)  # type: ignore[attr-defined]
     await svc.handle_offers([offer(10)])
-    assert len(drv(svc).launched()) == before + 1
+    assert len(drv(svc).tasks) == before + 1
     app = svc.render(svc.get("/bad"))
     assert app["lastTaskFailure"]["taskId"] == tid
 
@@ -185,8 +159,8 @@ async def test_restart_of_the_service_keeps_state(svc: Marathon) -> None:
     again = Marathon(svc.repo, clock=svc.clock)
     again.load()
     assert {i.task_id for i in again.instances_of("/k")} == ids
-    d = FakeDriver()
-    await again.attach(d, "fw-1")  # type: ignore[arg-type]
+    d = RecordingDriver()
+    await again.attach(d, "fw-1")
     assert {t for t, _a in d.reconciled[0]} == ids  # explicit reconciliation of every task
     await again.tick()
     assert d.killed == []  # a restart kills nothing
@@ -250,7 +224,7 @@ async def test_health_counts_only_running_instances_during_a_rolling_update() ->
     """Old instances being killed (TASK_KILLING) keep their last health results, but are not
     running: `tasksHealthy` never exceeds `tasksRunning` (issue 13: 8 healthy, 5 running)."""
     m = Marathon(Repository(InMemoryStore()), clock=FakeClock(1000.0), health=AllHealthy())
-    await m.attach(FakeDriver(), "fw-1")  # type: ignore[arg-type]
+    await m.attach(RecordingDriver(), "fw-1")
     body = {
         "id": "/web",
         "cmd": "x",
