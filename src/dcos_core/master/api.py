@@ -17,7 +17,7 @@ from dcos_core.errors import (
     UnsupportedMediaTypeError,
 )
 from dcos_core.ids import new_uuid
-from dcos_core.master import views
+from dcos_core.master import calls, views
 from dcos_core.master.service import Master
 from dcos_core.master.streams import EventStream
 from dcos_core.protocol.internal import Heartbeat, RegisterAgent, StatusUpdate
@@ -70,8 +70,8 @@ def _stream_response(
     return StreamingResponse(body(), media_type=JSON_TYPE, headers=headers)
 
 
-def create_master_app(master: Master) -> FastAPI:
-    """Build the master's FastAPI app around a `Master`."""
+def create_master_app(master: Master, *, cpus_total: int) -> FastAPI:
+    """Build the master's FastAPI app around a `Master` (`cpus_total`: the host's, for metrics)."""
     app = FastAPI(
         title="dcos-core master",
         version=views.version(master)["dcos_core_version"],
@@ -89,25 +89,6 @@ def create_master_app(master: Master) -> FastAPI:
     # -------------------------------------------------------------------------------------------
     # v1 scheduler API
 
-    scheduler_calls: dict[str, Callable[[Any, dict[str, Any]], None]] = {
-        "ACCEPT": master.accept,
-        "DECLINE": master.decline,
-        "REVIVE": master.revive,
-        "SUPPRESS": master.suppress,
-        "KILL": master.kill,
-        "SHUTDOWN": master.shutdown_executor,
-        "ACKNOWLEDGE": master.acknowledge,
-        "RECONCILE": master.reconcile,
-        "TEARDOWN": lambda fw, _body: master.teardown(fw),
-        # Accepted and ignored, as the Mesos allocator does (REQUEST) or for features we lack.
-        "MESSAGE": lambda _fw, _body: None,
-        "REQUEST": lambda _fw, _body: None,
-        "ACCEPT_INVERSE_OFFERS": lambda _fw, _body: None,
-        "DECLINE_INVERSE_OFFERS": lambda _fw, _body: None,
-        "ACKNOWLEDGE_OPERATION_STATUS": lambda _fw, _body: None,
-        "RECONCILE_OPERATIONS": lambda _fw, _body: None,
-    }
-
     @app.post("/api/v1/scheduler")
     async def scheduler(request: Request) -> Response:
         ready()
@@ -119,21 +100,13 @@ def create_master_app(master: Master) -> FastAPI:
                 raise InvalidError(
                     "Subscribe calls should not include the 'Mesos-Stream-Id' header"
                 )
-            fw, stream = master.subscribe(body)
+            fw, stream = master.subscribe(calls.parse_subscribe(body))
             return _stream_response(
                 stream,
                 lambda: master.stream_closed(fw.framework_id, stream.stream_id),
                 {"Mesos-Stream-Id": stream.stream_id, "Cache-Control": "no-cache"},
             )
-        if call_type == "UPDATE_FRAMEWORK":
-            fid = body.get("framework_id")
-            fw = master.framework_for_call(
-                unwrap(fid, "framework_id") if fid else None, request.headers.get("mesos-stream-id")
-            )
-            master.update_framework(fw, body)
-            return Response(status_code=200)
-        handler = scheduler_calls.get(call_type)
-        if handler is None:
+        if not calls.is_scheduler_call(call_type):
             raise InvalidError(
                 f"Failed to validate scheduler::Call: unknown call type '{call_type}'"
             )
@@ -141,8 +114,8 @@ def create_master_app(master: Master) -> FastAPI:
         fw = master.framework_for_call(
             unwrap(fid, "framework_id") if fid else None, request.headers.get("mesos-stream-id")
         )
-        handler(fw, body)
-        return Response(status_code=202)
+        master.scheduler_call(fw, calls.parse_scheduler_call(call_type, body))
+        return Response(status_code=200 if call_type == "UPDATE_FRAMEWORK" else 202)
 
     # -------------------------------------------------------------------------------------------
     # v1 operator API
@@ -166,7 +139,8 @@ def create_master_app(master: Master) -> FastAPI:
             "get_metrics",
             lambda m: {
                 "metrics": [
-                    {"name": k, "value": v} for k, v in sorted(views.metrics_snapshot(m).items())
+                    {"name": k, "value": v}
+                    for k, v in sorted(views.metrics_snapshot(m, cpus_total).items())
                 ]
             },
         ),
@@ -177,14 +151,6 @@ def create_master_app(master: Master) -> FastAPI:
             },
         ),
     }
-    updaters: dict[str, Callable[[dict[str, Any]], None]] = {
-        "UPDATE_WEIGHTS": master.update_weights,
-        "UPDATE_QUOTA": master.update_quota,
-        "DRAIN_AGENT": master.drain_agent,
-        "DEACTIVATE_AGENT": master.deactivate_agent,
-        "REACTIVATE_AGENT": master.reactivate_agent,
-        "MARK_AGENT_GONE": master.mark_agent_gone,
-    }
 
     @app.post("/api/v1")
     async def operator(request: Request) -> Response:
@@ -194,16 +160,8 @@ def create_master_app(master: Master) -> FastAPI:
         if call_type in getters:
             key, fn = getters[call_type]
             return _typed(call_type, key, fn(master))
-        if call_type in updaters:
-            updaters[call_type](body)
-            return Response(status_code=200)
-        if call_type == "TEARDOWN":
-            part = body.get("teardown")
-            fid = unwrap((part or {}).get("framework_id"), "teardown.framework_id")
-            fw = master.frameworks.get(fid)
-            if fw is None:
-                raise InvalidError(f"Framework {fid} cannot be found", "teardown.framework_id")
-            master.teardown(fw)
+        if calls.is_operator_update(call_type):
+            master.operator_call(calls.parse_operator_call(call_type, body))
             return Response(status_code=200)
         if call_type == "SUBSCRIBE":
             _check_accept(request)
@@ -314,12 +272,12 @@ def create_master_app(master: Master) -> FastAPI:
 
     @app.get("/metrics/snapshot")
     async def metrics_snapshot() -> JSONResponse:
-        return JSONResponse(views.metrics_snapshot(master))
+        return JSONResponse(views.metrics_snapshot(master, cpus_total))
 
     @app.get("/metrics")
     async def metrics_prometheus() -> PlainTextResponse:
         return PlainTextResponse(
-            views.prometheus_text(master), media_type="text/plain; version=0.0.4"
+            views.prometheus_text(master, cpus_total), media_type="text/plain; version=0.0.4"
         )
 
     # -------------------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from dcos_core.state.store import StateStore
 
 log = logging.getLogger(__name__)
 
-MAX_REFUSE_SECONDS = 365 * 24 * 3600.0
 STATUSES_KEPT = 20
 
 

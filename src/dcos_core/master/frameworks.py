@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from dcos_core.errors import ForbiddenError, InvalidError
 from dcos_core.ids import new_uuid, validate_id
-from dcos_core.master import wire
+from dcos_core.master import calls, wire
 from dcos_core.master.agent_client import AgentUnreachable
-from dcos_core.master.core import MAX_REFUSE_SECONDS, MasterCore
+from dcos_core.master.calls import (
+    Accept,
+    Decline,
+    Kill,
+    Reconcile,
+    Revive,
+    Shutdown,
+    Subscribe,
+    Suppress,
+    UpdateFramework,
+)
+from dcos_core.master.core import MasterCore
 from dcos_core.master.entries import (
     AgentEntry,
     FrameworkEntry,
@@ -24,7 +34,6 @@ from dcos_core.master.validation import (
     Rejection,
     ValidTask,
     task_id_of,
-    validate_operation_shapes,
     validate_task,
 )
 from dcos_core.model.task import TaskState
@@ -35,7 +44,7 @@ from dcos_core.protocol.internal import (
     ShutdownFramework,
 )
 from dcos_core.protocol.v1 import task_status, unwrap, wrap
-from dcos_core.resources import DYNAMIC, UNRESERVED, Resources, validate_role
+from dcos_core.resources import DYNAMIC, UNRESERVED, Resources
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +72,11 @@ class FrameworkCalls(MasterCore):
             )
         return fw
 
-    def subscribe(self, body: dict[str, Any]) -> tuple[FrameworkEntry, EventStream]:
+    def subscribe(self, call: Subscribe) -> tuple[FrameworkEntry, EventStream]:
         """SUBSCRIBE: register a new framework or re-subscribe a known one (failover)."""
-        sub = body.get("subscribe")
-        if not isinstance(sub, dict) or not isinstance(sub.get("framework_info"), dict):
-            raise InvalidError("Expecting 'subscribe.framework_info' to be present", "subscribe")
-        info = dict(sub["framework_info"])
-        for req in ("user", "name"):
-            if not isinstance(info.get(req), str):
-                raise InvalidError(f"Missing required field: {req}", f"framework_info.{req}")
-        fid_given = body.get("framework_id") or info.get("id")
-        fid = unwrap(fid_given, "framework_info.id") if fid_given else None
-        probe = FrameworkEntry("?", info, 0.0)
-        for role in probe.roles:
-            validate_role(role, "framework_info.roles")
-        suppressed = {str(r) for r in sub.get("suppressed_roles", []) or []}
-        if not suppressed <= set(probe.roles):
-            raise InvalidError(
-                "suppressed roles must be a subset of the framework's roles",
-                "subscribe.suppressed_roles",
-            )
+        info = dict(call.framework_info)
+        fid = call.framework_id
+        roles, suppressed = call.roles.roles, set(call.roles.suppressed)
         now = self.clock.time()
         if fid is not None and fid in self.removed_framework_ids:
             raise ForbiddenError(f"Framework {fid} has been removed (torn down)")
@@ -93,7 +87,7 @@ class FrameworkCalls(MasterCore):
             validate_id(fid, "framework_id")
             fw = FrameworkEntry(framework_id=fid, info=info, registered_time=now)
             self.frameworks[fid] = fw
-            self.allocator.add_framework(fid, probe.roles, suppressed, active=False)
+            self.allocator.add_framework(fid, roles, suppressed, active=False)
         else:
             old = fw.info
             for fixed in ("principal", "user", "checkpoint"):
@@ -105,7 +99,7 @@ class FrameworkCalls(MasterCore):
                     )
             fw.reregistered_time = now
             fid = fw.framework_id
-            self.allocator.update_framework(fid, probe.roles, suppressed)
+            self.allocator.update_framework(fid, roles, suppressed)
             old_stream = self.streams.pop(fid, None)
             if old_stream is not None:
                 old_stream.close()
@@ -217,34 +211,23 @@ class FrameworkCalls(MasterCore):
         )
         self.trigger_allocation()
 
-    def update_framework(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
-        upd = body.get("update_framework")
-        if not isinstance(upd, dict) or not isinstance(upd.get("framework_info"), dict):
-            raise InvalidError("Expecting 'update_framework.framework_info'", "update_framework")
-        info = dict(upd["framework_info"])
-        if info.get("id") and unwrap(info["id"], "framework_info.id") != fw.framework_id:
+    def update_framework(self, fw: FrameworkEntry, call: UpdateFramework) -> None:
+        info = dict(call.framework_info)
+        if call.framework_id is not None and call.framework_id != fw.framework_id:
             raise InvalidError("framework_info.id does not match framework_id", "framework_info.id")
         for fixed in ("principal", "user", "checkpoint"):
             if info.get(fixed) != fw.info.get(fixed):
                 raise InvalidError(f"'{fixed}' cannot be changed", f"framework_info.{fixed}")
-        probe = FrameworkEntry("?", info, 0.0)
-        for role in probe.roles:
-            validate_role(role, "framework_info.roles")
-        suppressed = {str(r) for r in upd.get("suppressed_roles", []) or []}
-        if not suppressed <= set(probe.roles):
-            raise InvalidError(
-                "suppressed roles must be a subset of the framework's roles",
-                "update_framework.suppressed_roles",
-            )
+        roles, suppressed = call.roles.roles, set(call.roles.suppressed)
         info["id"] = wrap(fw.framework_id)
-        removed_roles = set(fw.roles) - set(probe.roles)
+        removed_roles = set(fw.roles) - set(roles)
         if removed_roles:
             for offer in list(fw.offers.values()):
                 if offer.role in removed_roles:
                     self._drop_offer(offer, rescind=True)
         fw.info = info
         fw.suppressed_roles = suppressed
-        self.allocator.update_framework(fw.framework_id, probe.roles, suppressed)
+        self.allocator.update_framework(fw.framework_id, roles, suppressed)
         self.registry.save_framework(fw.framework_id, dict(info, _registered=fw.registered_time))
         self._operator_event(
             {"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": wire.framework_v1(fw)}}
@@ -254,26 +237,23 @@ class FrameworkCalls(MasterCore):
     # ------------------------------------------------------------------------------------------
     # scheduler calls
 
-    def decline(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
-        decline = body.get("decline")
-        if not isinstance(decline, dict):
-            raise InvalidError("Expecting 'decline' to be present", "decline")
-        ids = _offer_ids(decline.get("offer_ids"), "decline.offer_ids")
-        refuse = _refuse_seconds(decline.get("filters"), self.settings.default_refuse_seconds)
-        for oid in ids:
+    def _refuse(self, refuse_seconds: float | None) -> float:
+        if refuse_seconds is None:
+            return self.settings.default_refuse_seconds
+        return refuse_seconds
+
+    def decline(self, fw: FrameworkEntry, call: Decline) -> None:
+        refuse = self._refuse(call.refuse_seconds)
+        for oid in call.offer_ids:
             offer = fw.offers.get(oid)
             if offer is not None:
                 self._drop_offer(offer, rescind=False, refuse=refuse)
         self._count("master/messages_decline_offers")
 
-    def accept(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
+    def accept(self, fw: FrameworkEntry, call: Accept) -> None:
         """ACCEPT: apply the operations in order to the offered resources."""
-        accept = body.get("accept")
-        if not isinstance(accept, dict):
-            raise InvalidError("Expecting 'accept' to be present", "accept")
-        ids = _offer_ids(accept.get("offer_ids"), "accept.offer_ids")
-        operations = validate_operation_shapes(accept.get("operations", []))
-        refuse = _refuse_seconds(accept.get("filters"), self.settings.default_refuse_seconds)
+        ids, operations = call.offer_ids, call.operations
+        refuse = self._refuse(call.refuse_seconds)
         self._count("master/messages_accept")
         offers: list[OfferEntry] = []
         problem: str | None = None
@@ -317,7 +297,7 @@ class FrameworkCalls(MasterCore):
             self.allocator.recover(fw.framework_id, agent.agent_id, role, remaining, refuse)
 
     def _drop_launches(
-        self, fw: FrameworkEntry, operations: list[dict[str, Any]], why: str
+        self, fw: FrameworkEntry, operations: Iterable[dict[str, Any]], why: str
     ) -> None:
         state = TaskState.DROPPED if fw.partition_aware else TaskState.LOST
         for op in operations:
@@ -458,11 +438,8 @@ class FrameworkCalls(MasterCore):
         self._save_agent(agent)
         return remaining - wanted + target
 
-    def kill(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
-        kill = body.get("kill")
-        if not isinstance(kill, dict):
-            raise InvalidError("Expecting 'kill' to be present", "kill")
-        tid = unwrap(kill.get("task_id"), "kill.task_id")
+    def kill(self, fw: FrameworkEntry, call: Kill) -> None:
+        tid = call.task_id
         task = fw.tasks.get(tid)
         self._count("master/messages_kill_task")
         if task is None:
@@ -475,63 +452,39 @@ class FrameworkCalls(MasterCore):
         if agent is None or not agent.connected:
             log.info("kill of task %s deferred: agent %s is not connected", tid, task.agent_id)
             return
-        policy = kill.get("kill_policy") if isinstance(kill.get("kill_policy"), dict) else None
-        msg = KillTask(framework_id=fw.framework_id, task_id=tid, kill_policy=policy)
+        msg = KillTask(framework_id=fw.framework_id, task_id=tid, kill_policy=call.kill_policy)
         self._spawn(self.agent_client.kill_task(agent.address, msg), "kill task")
 
-    def shutdown_executor(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
+    def shutdown_executor(self, fw: FrameworkEntry, call: Shutdown) -> None:
         """SHUTDOWN of an executor: command tasks are their own executor, so kill that task."""
-        sd = body.get("shutdown")
-        if not isinstance(sd, dict):
-            raise InvalidError("Expecting 'shutdown' to be present", "shutdown")
-        eid = unwrap(sd.get("executor_id"), "shutdown.executor_id")
-        unwrap(sd.get("agent_id"), "shutdown.agent_id")
-        if eid in fw.tasks:
-            self.kill(fw, {"kill": {"task_id": wrap(eid)}})
+        if call.executor_id in fw.tasks:
+            self.kill(fw, Kill(call.executor_id, None))
 
-    def acknowledge(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
-        ack = body.get("acknowledge")
-        if not isinstance(ack, dict):
-            raise InvalidError("Expecting 'acknowledge' to be present", "acknowledge")
-        aid = unwrap(ack.get("agent_id"), "acknowledge.agent_id")
-        tid = unwrap(ack.get("task_id"), "acknowledge.task_id")
-        uuid = ack.get("uuid")
-        if not isinstance(uuid, str):
-            raise InvalidError("must be a base64 string", "acknowledge.uuid")
-        try:
-            base64.b64decode(uuid, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidError("is not valid base64", "acknowledge.uuid") from None
+    def acknowledge(self, fw: FrameworkEntry, call: calls.Acknowledge) -> None:
         self._count("master/messages_status_update_acknowledgement")
-        agent = self.agents.get(aid)
+        agent = self.agents.get(call.agent_id)
         if agent is None or not agent.connected:
             return  # the agent will resend the update once it is back
-        msg = Acknowledge(framework_id=fw.framework_id, task_id=tid, uuid=uuid)
+        msg = Acknowledge(framework_id=fw.framework_id, task_id=call.task_id, uuid=call.uuid)
         self._spawn(self.agent_client.acknowledge(agent.address, msg), "acknowledge")
 
-    def reconcile(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
+    def reconcile(self, fw: FrameworkEntry, call: Reconcile) -> None:
         """RECONCILE: explicit (listed tasks) or implicit (empty list: all non-terminal tasks)."""
-        rec = body.get("reconcile") or {}
-        if not isinstance(rec, dict) or not isinstance(rec.get("tasks", []), list):
-            raise InvalidError("Expecting 'reconcile.tasks' to be a list", "reconcile.tasks")
-        wanted = rec.get("tasks", [])
         self._count("master/messages_reconcile_tasks")
-        if not wanted:
+        if not call.tasks:
             for active in list(fw.tasks.values()):
                 if not active.state.terminal or active.state == TaskState.LOST:
                     self._reconcile_one(fw, active.task_id, active)
             return
-        for i, item in enumerate(wanted):
-            if not isinstance(item, dict):
-                raise InvalidError("must be an object", f"reconcile.tasks[{i}]")
-            tid = unwrap(item.get("task_id"), f"reconcile.tasks[{i}].task_id")
+        for item in call.tasks:
+            tid = item.task_id
             task: TaskEntry | None = fw.tasks.get(tid)
             if task is None:
                 task = next((t for t in fw.completed_tasks if t.task_id == tid), None)
-            self._reconcile_one(fw, tid, task, item.get("agent_id"))
+            self._reconcile_one(fw, tid, task, item.agent_id)
 
     def _reconcile_one(
-        self, fw: FrameworkEntry, tid: str, task: TaskEntry | None, agent_hint: Any = None
+        self, fw: FrameworkEntry, tid: str, task: TaskEntry | None, agent_id: str | None = None
     ) -> None:
         if task is not None:
             status = task_status(
@@ -545,7 +498,6 @@ class FrameworkCalls(MasterCore):
             )
             self._send_update(fw, status)
             return
-        agent_id = agent_hint.get("value") if isinstance(agent_hint, dict) else None
         agent = self.agents.get(agent_id) if agent_id else None
         if agent is not None and agent.recovered:
             return  # the agent has not re-registered yet: it may still report the task
@@ -557,15 +509,15 @@ class FrameworkCalls(MasterCore):
             fw, tid, state, agent_id, "REASON_RECONCILIATION", "Reconciliation: task is unknown"
         )
 
-    def revive(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
-        roles = _roles_arg(body.get("revive"), fw)
+    def revive(self, fw: FrameworkEntry, call: Revive) -> None:
+        roles = _known_roles(call.roles, fw)
         self.allocator.revive(fw.framework_id, roles)
         fw.suppressed_roles -= set(roles) if roles is not None else set(fw.suppressed_roles)
         self._count("master/messages_revive_offers")
         self.trigger_allocation()
 
-    def suppress(self, fw: FrameworkEntry, body: dict[str, Any]) -> None:
-        roles = _roles_arg(body.get("suppress"), fw)
+    def suppress(self, fw: FrameworkEntry, call: Suppress) -> None:
+        roles = _known_roles(call.roles, fw)
         self.allocator.suppress(fw.framework_id, roles)
         fw.suppressed_roles |= set(roles) if roles is not None else set(fw.roles)
         self._count("master/messages_suppress_offers")
@@ -574,35 +526,13 @@ class FrameworkCalls(MasterCore):
         self.remove_framework(fw, "TEARDOWN")
 
 
-def _offer_ids(value: Any, field: str) -> list[str]:
-    if not isinstance(value, list):
-        raise InvalidError("must be a list of offer ids", field)
-    return [unwrap(v, f"{field}[{i}]") for i, v in enumerate(value)]
-
-
-def _refuse_seconds(filters: Any, default: float) -> float:
-    """Filters.refuse_seconds: default 5 s, negative -> default, capped at 365 days."""
-    if not isinstance(filters, dict) or "refuse_seconds" not in filters:
-        return default
-    try:
-        value = float(filters["refuse_seconds"])
-    except (TypeError, ValueError):
-        raise InvalidError("must be a number", "filters.refuse_seconds") from None
-    if value < 0:
-        return default
-    return min(value, MAX_REFUSE_SECONDS)
-
-
-def _roles_arg(part: Any, fw: FrameworkEntry) -> list[str] | None:
-    if not isinstance(part, dict) or not part.get("roles"):
+def _known_roles(roles: tuple[str, ...] | None, fw: FrameworkEntry) -> list[str] | None:
+    if roles is None:
         return None
-    roles = part["roles"]
-    if not isinstance(roles, list):
-        raise InvalidError("must be a list of roles", "roles")
     unknown = [r for r in roles if r not in fw.roles]
     if unknown:
         raise InvalidError(f"framework is not subscribed to roles {unknown}", "roles")
-    return [str(r) for r in roles]
+    return list(roles)
 
 
 class _ActiveIds:

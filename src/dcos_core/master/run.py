@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from dcos_core.clock import Clock, SystemClock
 from dcos_core.config import MasterSettings
@@ -30,7 +31,7 @@ async def run_master(
         settings.store, settings.work_dir / "registry.db", name="registry", fresh="a new cluster"
     )
     master = Master(settings, store, HttpAgentClient(), clock or SystemClock())
-    app = create_master_app(master)
+    app = create_master_app(master, cpus_total=len(os.sched_getaffinity(0)))
     await master.start()
     log.info("master %s listening on %s:%d", master.master_id, settings.ip, settings.port)
 

@@ -13,15 +13,17 @@ import logging
 from typing import Any
 
 from dcos_core.config import parse_weights
-from dcos_core.errors import NotFoundError
+from dcos_core.errors import InvalidError, NotFoundError
+from dcos_core.master import calls
 from dcos_core.master.agents import AgentCalls
+from dcos_core.master.calls import quota_from_config
 from dcos_core.master.entries import (
     AgentEntry,
     FrameworkEntry,
     OfferEntry,
 )
 from dcos_core.master.frameworks import FrameworkCalls
-from dcos_core.master.operator import OperatorCalls, quota_from_config
+from dcos_core.master.operator import OperatorCalls
 from dcos_core.protocol.v1 import wrap
 from dcos_core.resources import Resources
 
@@ -98,6 +100,58 @@ class Master(FrameworkCalls, AgentCalls, OperatorCalls):
             len(self.agents),
             len(self.frameworks),
         )
+
+    # ------------------------------------------------------------------------------------------
+    # calls
+
+    def scheduler_call(self, fw: FrameworkEntry, call: calls.SchedulerCall) -> None:
+        """Run a scheduler call (other than SUBSCRIBE) of the subscribed framework `fw`."""
+        match call:
+            case calls.Accept():
+                self.accept(fw, call)
+            case calls.Decline():
+                self.decline(fw, call)
+            case calls.Revive():
+                self.revive(fw, call)
+            case calls.Suppress():
+                self.suppress(fw, call)
+            case calls.Kill():
+                self.kill(fw, call)
+            case calls.Shutdown():
+                self.shutdown_executor(fw, call)
+            case calls.Acknowledge():
+                self.acknowledge(fw, call)
+            case calls.Reconcile():
+                self.reconcile(fw, call)
+            case calls.Teardown():
+                self.teardown(fw)
+            case calls.UpdateFramework():
+                self.update_framework(fw, call)
+            case calls.Ignored():
+                pass  # as the Mesos allocator does (REQUEST), or for features this master lacks
+
+    def operator_call(self, call: calls.OperatorCall) -> None:
+        """Run an operator call that changes state."""
+        match call:
+            case calls.UpdateWeights():
+                self.update_weights(call)
+            case calls.UpdateQuota():
+                self.update_quota(call)
+            case calls.DrainAgent():
+                self.drain_agent(call)
+            case calls.DeactivateAgent():
+                self.deactivate_agent(call)
+            case calls.ReactivateAgent():
+                self.reactivate_agent(call)
+            case calls.MarkAgentGone():
+                self.mark_agent_gone(call)
+            case calls.TeardownFramework():
+                fw = self.frameworks.get(call.framework_id)
+                if fw is None:
+                    raise InvalidError(
+                        f"Framework {call.framework_id} cannot be found", "teardown.framework_id"
+                    )
+                self.teardown(fw)
 
     # ------------------------------------------------------------------------------------------
     # allocation

@@ -1,15 +1,21 @@
-"""Read models of the master: v0 `/master/state`, v1 GET_* responses, metrics (pure functions)."""
+"""Read models of the master: v0 `/master/state`, v1 GET_* responses, metrics (pure functions).
+
+They read the master's state (`core.MasterCore`) and nothing else: facts about the host (its
+cpus) are passed in.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dcos_core import MESOS_COMPAT_VERSION, __version__, metrics
 from dcos_core.master import wire
 from dcos_core.master.entries import AgentEntry, FrameworkEntry, TaskEntry
-from dcos_core.master.service import Master
 from dcos_core.model.task import TaskState
 from dcos_core.resources import Resources
+
+if TYPE_CHECKING:
+    from dcos_core.master.core import MasterCore as Master
 
 _BUILD_USER = "dcos-core"
 
@@ -315,8 +321,8 @@ def get_master(master: Master) -> dict[str, Any]:
 # metrics
 
 
-def metrics_snapshot(master: Master) -> dict[str, float]:
-    """`/metrics/snapshot` with Mesos metric names."""
+def metrics_snapshot(master: Master, cpus_total: int) -> dict[str, float]:
+    """`/metrics/snapshot` with Mesos metric names; `cpus_total` is the host's (usable) cpus."""
     m: dict[str, float] = {}
     states = {s: 0 for s in TaskState}
     for fw in master.frameworks.values():
@@ -359,16 +365,11 @@ def metrics_snapshot(master: Master) -> dict[str, float]:
         m[k] = v
     for k, v in master.allocator.stats().items():
         m[f"allocator/mesos/{k}"] = v
-    m["system/cpus_total"] = float(len(_cpus()))
+    m["system/cpus_total"] = float(cpus_total)
     return m
 
 
-def _cpus() -> list[int]:
-    import os
-
-    return list(os.sched_getaffinity(0))
-
-
-def prometheus_text(master: Master) -> str:
+def prometheus_text(master: Master, cpus_total: int) -> str:
     """The snapshot in the Prometheus text format (`dcos_` prefix, `/` and `.` as `_`)."""
-    return metrics.mesos_prometheus_text(metrics_snapshot(master), "master", master.master_id)
+    snapshot = metrics_snapshot(master, cpus_total)
+    return metrics.mesos_prometheus_text(snapshot, "master", master.master_id)

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from dcos_core.clock import FakeClock
 from dcos_core.config import MasterSettings
 from dcos_core.master.agent_client import AgentUnreachable
+from dcos_core.master.calls import parse_operator_call, parse_scheduler_call, parse_subscribe
 from dcos_core.master.service import Master
 from dcos_core.master.streams import EventStream
 from dcos_core.model.task import TaskState
@@ -251,29 +252,23 @@ class MasterHarness:
         if framework_id is not None:
             body["framework_id"] = wrap(framework_id)
             framework_info["id"] = wrap(framework_id)
-        entry, stream = self.master.subscribe(body)
+        entry, stream = self.master.subscribe(parse_subscribe(body))
         await self.settle()
         return Framework(entry.framework_id, stream)
 
     async def call(self, fw: Framework, call_type: str, part: dict[str, Any] | None = None) -> None:
-        """A scheduler call, checked as the HTTP layer checks it (framework id, stream id)."""
+        """A scheduler call, checked and parsed as the HTTP layer does (framework, stream id)."""
         entry = self.master.framework_for_call(fw.framework_id, fw.stream_id)
         body: dict[str, Any] = {"type": call_type, "framework_id": wrap(fw.framework_id)}
         if part is not None:
             body[call_type.lower()] = part
-        handlers = {
-            "ACCEPT": self.master.accept,
-            "DECLINE": self.master.decline,
-            "KILL": self.master.kill,
-            "ACKNOWLEDGE": self.master.acknowledge,
-            "RECONCILE": self.master.reconcile,
-            "REVIVE": self.master.revive,
-            "SUPPRESS": self.master.suppress,
-        }
-        if call_type == "TEARDOWN":
-            self.master.teardown(entry)
-        else:
-            handlers[call_type](entry, body)
+        self.master.scheduler_call(entry, parse_scheduler_call(call_type, body))
+        await self.settle()
+
+    async def operator(self, call_type: str, part: dict[str, Any]) -> None:
+        """An operator call that changes state (DRAIN_AGENT, UPDATE_QUOTA, ...)."""
+        body = {"type": call_type, call_type.lower(): part}
+        self.master.operator_call(parse_operator_call(call_type, body))
         await self.settle()
 
     async def accept(
@@ -359,6 +354,10 @@ class MasterHarness:
             for r in self.agent_client.recorded
             if isinstance(r.msg, kind) and (address is None or r.address == address)
         ]
+
+    def store_is_gone(self, agent_id: str) -> bool:
+        """True if the registry records the agent as marked gone."""
+        return self.master.registry.is_gone(agent_id)
 
     def task_state(self, fw: Framework, task_id: str) -> TaskState | None:
         """The task's state in the master (active or completed), or None if unknown."""
