@@ -320,14 +320,7 @@ class CommandExecutor:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log.exception("executor of task %s failed", self.task_id)
-            if not self.terminal:
-                self._status(
-                    TaskState.FAILED,
-                    f"executor failed: {e}",
-                    REASON_COMMAND_EXECUTOR_FAILED,
-                    source=SOURCE_AGENT,
-                )
+            self._executor_failed(e, "executor of task %s failed")
 
     async def resume(
         self, state: TaskState, pid: int | None, recovered: bool, killing: bool = False
@@ -378,14 +371,18 @@ class CommandExecutor:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log.exception("executor of recovered task %s failed", self.task_id)
-            if not self.terminal:
-                self._status(
-                    TaskState.FAILED,
-                    f"executor failed: {e}",
-                    REASON_COMMAND_EXECUTOR_FAILED,
-                    source=SOURCE_AGENT,
-                )
+            self._executor_failed(e, "executor of recovered task %s failed")
+
+    def _executor_failed(self, e: Exception, what: str) -> None:
+        """The executor itself broke: log it, and fail the task unless it has ended."""
+        log.exception(what, self.task_id)
+        if not self.terminal:
+            self._status(
+                TaskState.FAILED,
+                f"executor failed: {e}",
+                REASON_COMMAND_EXECUTOR_FAILED,
+                source=SOURCE_AGENT,
+            )
 
     async def _run(self) -> None:
         try:
