@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import httpx
 import typer
@@ -27,29 +27,29 @@ from typer._completion_shared import get_completion_script
 from typer.core import TyperGroup
 
 from dcos_core import MESOS_COMPAT_VERSION, __version__
-from dcos_core.cli.client import (
-    DEFAULT_MASTER,
-    CliError,
-    DcosClient,
+from dcos_core.cli.client import DEFAULT_MASTER, CliError, DcosClient, NotFound
+from dcos_core.cli.models import (
     Framework,
     JsonObject,
     Node,
-    NotFound,
     QuotaConfig,
     Role,
     Task,
     all_tasks,
     frameworks,
     nodes,
-    parse_resources,
+    short_state,
+    task_state,
 )
 from dcos_core.cli.render import Col, Output, render
 from dcos_core.cli.resolve import (
+    parse_resources,
     resolve_agent,
     resolve_framework,
     resolve_or_keep,
     resolve_task,
 )
+from dcos_core.model.task import TaskState
 
 # ----------------------------------------------------------------------------------------------
 # plumbing: the client of the invocation, errors, output
@@ -144,18 +144,22 @@ def _resources_text(res: dict[str, float]) -> str:
     return ",".join(f"{k}={_num(v)}" for k, v in sorted(res.items())) or "-"
 
 
+_STATE_STYLES: Final[dict[TaskState | None, str]] = {
+    TaskState.RUNNING: "green",
+    TaskState.FINISHED: "dim",
+    TaskState.FAILED: "red",
+    TaskState.ERROR: "red",
+    TaskState.LOST: "red",
+    TaskState.KILLED: "yellow",
+    TaskState.UNREACHABLE: "magenta",
+    TaskState.STAGING: "cyan",
+    TaskState.STARTING: "cyan",
+}
+
+
 def _state_style(state: str) -> str:
-    return {
-        "RUNNING": "green",
-        "FINISHED": "dim",
-        "FAILED": "red",
-        "ERROR": "red",
-        "LOST": "red",
-        "KILLED": "yellow",
-        "UNREACHABLE": "magenta",
-        "STAGING": "cyan",
-        "STARTING": "cyan",
-    }.get(state.removeprefix("TASK_"), "")
+    """The style of a state cell, whole (`TASK_RUNNING`) or as tables show it (`RUNNING`)."""
+    return _STATE_STYLES.get(task_state(state), "")
 
 
 def _status_style(status: str) -> str:
@@ -348,8 +352,7 @@ def cluster_state(
         f"{s.frameworks_completed} completed",
     )
     tasks = Text(
-        ", ".join(f"{n} {st.removeprefix('TASK_').lower()}" for st, n in s.tasks_by_state.items())
-        or "none"
+        ", ".join(f"{n} {short_state(st).lower()}" for st, n in s.tasks_by_state.items()) or "none"
     )
     grid.add_row("tasks", tasks)
     grid.add_row("cpus", f"{_used(s.cpus)} used ({_pct(s.cpus)})")
@@ -409,9 +412,16 @@ AgentRef = Annotated[
 ]
 
 
-def _agent_id(ctx: typer.Context, ref: str) -> str:
+def _resolved_id(
+    ctx: typer.Context, ref: str, resolve: Callable[[JsonObject, str], Node | Framework]
+) -> str:
+    """The id of the agent or framework `ref` names (`ref` itself when none: the master says so)."""
     client = _client(ctx)
-    return resolve_or_keep(lambda: resolve_agent(client.state(), ref), ref, lambda n: n.id)
+    return resolve_or_keep(lambda: resolve(client.state(), ref), ref, lambda found: found.id)
+
+
+def _agent_id(ctx: typer.Context, ref: str) -> str:
+    return _resolved_id(ctx, ref, resolve_agent)
 
 
 @node_app.command("deactivate")
@@ -669,8 +679,7 @@ FrameworkRef = Annotated[
 
 
 def _framework_id(ctx: typer.Context, ref: str) -> str:
-    client = _client(ctx)
-    return resolve_or_keep(lambda: resolve_framework(client.state(), ref), ref, lambda f: f.id)
+    return _resolved_id(ctx, ref, resolve_framework)
 
 
 @framework_app.command("teardown")

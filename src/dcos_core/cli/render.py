@@ -27,6 +27,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dcos_core.cli.models import short_state
+
 ELLIPSIS: Final = "…"
 SEPARATOR: Final = 3  # rich's SIMPLE_HEAD box without edges: " " + divider + " "
 MIN_PREFIX: Final = 8
@@ -96,7 +98,7 @@ def _shortened(col: Col, cells: list[str]) -> list[str]:
         # two ids ending alike (ids of two masters): keep them whole
         return out if len(set(out)) == len(set(cells)) else cells
     if col.kind == "state":
-        return [c.removeprefix("TASK_") for c in cells]
+        return [short_state(c) for c in cells]
     return cells
 
 

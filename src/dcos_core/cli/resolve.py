@@ -1,4 +1,5 @@
-"""What the user typed -> the task, agent or framework it names (pure: works on `/master/state`).
+"""What the user typed -> the task, agent or framework it names (pure: works on `/master/state`),
+and resource amounts typed as `cpus=2,mem=1024` (`parse_resources`).
 
 Every command that takes a task, agent or framework accepts, in this order:
 
@@ -26,17 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-from dcos_core.cli.client import (
-    CliError,
-    Framework,
-    JsonObject,
-    Node,
-    NotFound,
-    Task,
-    all_tasks,
-    frameworks,
-    nodes,
-)
+from dcos_core.cli.client import CliError, NotFound
+from dcos_core.cli.models import Framework, JsonObject, Node, Task, all_tasks, frameworks, nodes
 
 ELLIPSIS: Final = "…"
 _SHOWN: Final = 10  # candidates listed in an ambiguity error
@@ -221,3 +213,26 @@ def resolve_or_keep(resolve: Callable[[], T], ref: str, id_of: Callable[[T], str
         return id_of(resolve())
     except NotFound:
         return ref
+
+
+def parse_resources(text: str) -> dict[str, float]:
+    """`cpus=2,mem=1024` as `{"cpus": 2.0, "mem": 1024.0}`; `ValueError` on anything else.
+
+    Example:
+        >>> parse_resources("cpus=2, mem=1024")
+        {'cpus': 2.0, 'mem': 1024.0}
+    """
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"expected NAME=VALUE, got {part!r}")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ValueError(f"{name}: {value.strip()!r} is not a number") from None
+    return out
