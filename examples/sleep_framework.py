@@ -37,21 +37,11 @@ from dcos_core.frameworks.sdk import (
     offer_role,
     task_info,
 )
-from dcos_core.model.task import TaskState
+from dcos_core.model.task import TERMINAL, TaskState
 from dcos_core.resources import Resources
 
 Json = dict[str, Any]
-RETRYABLE = frozenset(
-    {
-        TaskState.FAILED,
-        TaskState.LOST,
-        TaskState.ERROR,
-        TaskState.DROPPED,
-        TaskState.GONE,
-        TaskState.GONE_BY_OPERATOR,
-        TaskState.KILLED,
-    }
-)
+RETRYABLE = TERMINAL - {TaskState.FINISHED}  # every other end is launched again
 
 
 class SleepScheduler(Scheduler):

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import jinja2
 
 from dcos_core.frameworks.lb.settings import LbSettings
+from dcos_core.model.task import TaskState
 
 __all__ = [
     "Server",
@@ -123,7 +124,7 @@ def _health_checks_for(app: Mapping[str, Any], index: int, service_port: int) ->
 
 def task_is_up(task: Mapping[str, Any], app_has_health_checks: bool) -> bool:
     """TASK_RUNNING with every health check result alive (at least one if the app checks)."""
-    if task.get("state") != "TASK_RUNNING":
+    if task.get("state") != TaskState.RUNNING:
         return False
     results = task.get("healthCheckResults") or []
     if app_has_health_checks and not results:

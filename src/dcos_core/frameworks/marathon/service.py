@@ -118,7 +118,7 @@ class Tracked:
 
 @dataclass
 class Convergence:
-    """What one tick decided for one app (`Marathon._converge`); `Marathon._apply` does it."""
+    """What one tick decided for one app (`Marathon.converge`); `Marathon._apply` does it."""
 
     kill: list[tuple[Tracked, str]] = field(default_factory=list)  # instance, why
     forget: list[Tracked] = field(default_factory=list)  # dropped from the store (expunged)
@@ -554,7 +554,7 @@ class Marathon:
         for rt in list(self.apps.values()):
             if rt.held:
                 continue
-            self._apply(rt, self._converge(rt, now), now)
+            self._apply(rt, self.converge(rt, now), now)
         self._advance_deployments()
         if self.driver is not None:
             if self._revive.due(waiting=self.queued_total() > 0, now=self.clock.monotonic()):
@@ -562,7 +562,7 @@ class Marathon:
                     await self.driver.revive()
             await self._send_kills()
 
-    def _converge(self, rt: AppRuntime, now: float) -> Convergence:
+    def converge(self, rt: AppRuntime, now: float) -> Convergence:
         """What one app needs now to match its target; nothing is changed (see `_apply`).
 
         Unreachable instances past expungeAfterSeconds are killed and forgotten; a deleted app
@@ -619,7 +619,7 @@ class Marathon:
         return out
 
     def _apply(self, rt: AppRuntime, c: Convergence, now: float) -> None:
-        """Carry out what `_converge` decided for `rt`."""
+        """Carry out what `converge` decided for `rt`."""
         for t, why in c.kill:
             self._kill(t, why)
         for t in c.forget:
