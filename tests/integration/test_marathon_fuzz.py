@@ -1,5 +1,10 @@
 """Schemathesis fuzzes Marathon's API from the OpenAPI document it serves (`/openapi.json`).
 
+The served document says what the server accepts; the fuzzer narrows its own copy
+(`narrowed_for_fuzzing`: at most 5 instances, a fraction of a cpu, short lists, short ids), so
+that the cases are small enough for a one-agent test cluster and mostly valid in the positive
+phase.
+
 A master, one small agent and `dcos-core marathon` run on 127.0.0.1. The agent uses the
 `simulated` containerizer: fuzzed apps that pass validation are really scheduled and launched,
 but no command runs (no process, no image pull, no fetch), so generated `cmd`s are harmless.
@@ -13,6 +18,7 @@ code the schema declares. All failures are collected and reported together, with
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,6 +44,100 @@ CALL_TIMEOUT = 10.0
 SKIPPED_PATHS = {"/v2/events"}
 # Operations that build state go first, so that the reads and deletes find something.
 ORDER = ["POST", "PUT", "PATCH", "GET", "DELETE"]
+
+# ---- the fuzzer's narrowing of the served document
+
+FUZZ_ID = r"^/?[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?(/[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?){0,2}$"
+FUZZ_SEGMENT = r"^[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?$"
+MAX_INSTANCES = 5
+MAX_ITEMS = 3
+# a test cluster must not be asked for 10^9 instances, nor wait for backoffs of days
+APP_MAXIMA = {
+    "instances": MAX_INSTANCES,
+    "cpus": 1,
+    "mem": 256,
+    "disk": 64,
+    "gpus": 0,
+    "backoffSeconds": 3600,
+    "backoffFactor": 10,
+    "maxLaunchDelaySeconds": 3600,
+    "taskKillGracePeriodSeconds": 300,
+}
+NESTED_BOUNDS: dict[str, dict[str, dict[str, int]]] = {
+    "UnreachableStrategy": {
+        "inactiveAfterSeconds": {"maximum": 3600},
+        "expungeAfterSeconds": {"minimum": 0, "maximum": 3600},
+    },
+    "HealthCheck": {
+        "portIndex": {"maximum": 4},
+        "gracePeriodSeconds": {"maximum": 3600},
+        "intervalSeconds": {"maximum": 3600},
+        "timeoutSeconds": {"maximum": 3600},
+        "maxConsecutiveFailures": {"maximum": 100},
+        "delaySeconds": {"maximum": 3600},
+    },
+    "ReadinessCheck": {
+        "intervalSeconds": {"minimum": 1, "maximum": 3600},
+        "timeoutSeconds": {"maximum": 3600},
+    },
+}
+
+
+def _numeric(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in prop.get("anyOf", [prop]) if m.get("type") in ("integer", "number")]
+
+
+def _array(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in prop.get("anyOf", [prop]) if m.get("type") == "array"]
+
+
+def narrowed_for_fuzzing(served: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the served document that asks for small, mostly valid cases."""
+    doc = copy.deepcopy(served)
+    schemas = doc["components"]["schemas"]
+    for name in ("AppDefinition", "AppUpdate"):
+        props = schemas[name]["properties"]
+        for field, maximum in APP_MAXIMA.items():
+            for member in _numeric(props[field]):
+                member["maximum"] = maximum
+        for member in props["id"].get("anyOf", [props["id"]]):
+            if member.get("type") == "string":
+                member["pattern"] = FUZZ_ID
+        for field in ("ports", "portDefinitions", "healthChecks", "readinessChecks", "fetch"):
+            for member in _array(props[field]):
+                member["maxItems"] = MAX_ITEMS
+        props["constraints"]["maxItems"] = MAX_ITEMS
+        props["constraints"]["items"]["prefixItems"][2]["pattern"] = "^[0-9]$"
+    for model, fields in NESTED_BOUNDS.items():
+        for field, bounds in fields.items():
+            for member in _numeric(schemas[model]["properties"][field]):
+                member.update(bounds)
+    schemas["Container"]["required"] = ["docker"]  # MESOS containers without an image: rare
+    group = schemas["Group"]["properties"]
+    group["id"]["pattern"] = FUZZ_ID
+    group["apps"]["maxItems"] = MAX_ITEMS
+    group["dependencies"].update(maxItems=MAX_ITEMS, items={"type": "string", "pattern": FUZZ_ID})
+    # groups nest one level (recursive $refs are not worth the fuzzer's time)
+    schemas["SubGroup"] = {
+        "type": "object",
+        "properties": {k: v for k, v in group.items() if k != "groups"},
+    }
+    group["groups"] = {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/SubGroup"},
+        "maxItems": 2,
+    }
+    update = schemas["GroupUpdate"]["properties"]
+    update.update({**group, "scaleBy": {**update["scaleBy"], "maximum": 2}})
+    schemas["TaskIds"]["properties"]["ids"]["maxItems"] = 5
+    body = doc["paths"]["/v2/apps"]["put"]["requestBody"]["content"]["application/json"]
+    body["schema"]["maxItems"] = MAX_ITEMS
+    for path, item in doc["paths"].items():
+        if "{appId}" in path or "{groupId}" in path:
+            for param in item["parameters"]:
+                if param["name"] in ("appId", "groupId"):
+                    param["schema"]["pattern"] = FUZZ_SEGMENT
+    return doc
 
 
 @pytest.fixture(scope="module")
@@ -142,12 +242,22 @@ def test_hostile_input_gets_422_with_a_path(
 
 
 def test_openapi_document_is_served(cluster: Cluster) -> None:
+    """The served document promises what the server checks; only the fuzzer's copy is narrow."""
     doc = httpx.get(f"{cluster.marathon_url}/openapi.json", timeout=10).json()
     assert doc["openapi"].startswith("3.")
     for path in ("/v2/apps", "/v2/apps/{appId}", "/v2/groups/{groupId}", "/v2/queue"):
         assert path in doc["paths"]
     app = doc["components"]["schemas"]["AppDefinition"]["properties"]
-    assert app["instances"]["maximum"] == 5
+    assert (app["instances"]["minimum"], app["instances"]["maximum"]) == (0, 2**31 - 1)
+    assert "maxItems" not in app["healthChecks"]
+    fuzzed = narrowed_for_fuzzing(doc)["components"]["schemas"]["AppDefinition"]["properties"]
+    assert fuzzed["instances"]["maximum"] == MAX_INSTANCES
+    assert doc["components"]["schemas"]["AppDefinition"]["properties"] == app  # a copy
+    # beyond the fuzzer's bound and within the server's: accepted, as the document says
+    many = {"id": "/served", "cmd": "sleep 1", "cpus": 0.01, "mem": 1, "instances": 6}
+    with httpx.Client(base_url=cluster.marathon_url, timeout=10) as h:
+        assert h.post("/v2/apps", json=many).status_code == 201
+        assert h.delete("/v2/apps/served", params={"force": "true"}).status_code == 200
 
 
 def _operations(schema: Any) -> list[Any]:
@@ -158,7 +268,8 @@ def _operations(schema: Any) -> list[Any]:
 
 def test_fuzz_marathon_api(cluster: Cluster) -> None:
     base = cluster.marathon_url
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
+    served = httpx.get(f"{base}/openapi.json", timeout=CALL_TIMEOUT).json()
+    schema = schemathesis.openapi.from_dict(narrowed_for_fuzzing(served))
     ops = _operations(schema)
     assert len(ops) >= 25, [op.label for op in ops]
     session = requests.Session()

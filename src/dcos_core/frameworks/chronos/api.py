@@ -2,14 +2,15 @@
 (`/v1/jobs`, `/v0/scheduled-jobs`) over the one `Chronos` service.
 
 Chronos, as chronos-python uses it: 204 with no body on create, update, run, delete and kill;
-errors >= 400 with `{"status", "message"}` (400, or 409 for a name taken by a Metronome job). The
-Chronos endpoints see Chronos jobs only; `GET /scheduler/job/<name>/runs` (ours) is the run
-history of a job of either kind: scheduled time, state, start and end, and every attempt with its
-task, exit code, reason, message and sandbox URL.
+errors >= 400 with `{"status", "message"}` (400, 409 for a name taken by a Metronome job, 500 for
+an internal error). The Chronos endpoints see Chronos jobs only; `GET /scheduler/job/<name>/runs`
+(ours) is the run history of a job of either kind: scheduled time, state, start and end, and every
+attempt with its task, exit code, reason, message and sandbox URL.
 
 Metronome: JobSpec and ScheduleSpec JSON, runs as ``{id, jobId, status, createdAt, completedAt,
 tasks}`` (plus ``scheduledAt``, ``attempt``, ``reason``, ``message``, ``sandbox``...), errors
-404/409 ``{"message"}`` and 422 ``{"message", "details": [{"path", "errors"}]}``.
+404/409/500 ``{"message"}`` and 422 ``{"message", "details": [{"path", "errors"}]}``. The statuses
+come from `dcos_core.web`'s one table; `ChronosErrors` and `MetronomeErrors` spell the bodies.
 """
 
 from __future__ import annotations
@@ -106,9 +107,6 @@ def create_chronos_app(c: Chronos) -> FastAPI:
     def render(js: JobState) -> dict[str, Any]:
         return render_job(js.job, c.stats(js))
 
-    async def body_json(request: Request) -> Any:
-        return await read_json(request)
-
     router = APIRouter()
 
     @router.get("/jobs")
@@ -202,7 +200,7 @@ def create_chronos_app(c: Chronos) -> FastAPI:
         return Response(status_code=204)
 
     async def put_job(request: Request, dependency: bool) -> Response:
-        c.put_job(parse_job(await body_json(request), dependency=dependency, now=_now(c)))
+        c.put_job(parse_job(await read_json(request), dependency=dependency, now=_now(c)))
         return Response(status_code=204)
 
     @router.api_route("/iso8601", methods=["POST", "PUT"])

@@ -85,12 +85,6 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
     app.add_middleware(HttpStatsMiddleware, stats=http)
     leader = f"{hostname}:{port}"
 
-    async def body_json(request: Request) -> Any:
-        try:
-            return await read_json(request)
-        except InvalidError as e:
-            raise AppValidationError([{"path": "/", "errors": [str(e)]}]) from None
-
     def post_event(request: Request, definition: dict[str, Any]) -> None:
         m.events.publish(
             "api_post_event",
@@ -184,7 +178,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
 
     @app.post("/v2/apps")
     async def create_app(request: Request) -> JSONResponse:
-        body = await body_json(request)
+        body = await read_json(request)
         new = parse_app(body)
         if new.id in m.apps:
             return _error(409, f"An app with id [{new.id}] already exists.")
@@ -202,7 +196,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
 
     @app.put("/v2/apps")
     async def update_apps(request: Request) -> JSONResponse:
-        body = await body_json(request)
+        body = await read_json(request)
         if not isinstance(body, list):
             raise AppValidationError([{"path": "/", "errors": ["expected a list of apps"]}])
         apps: list[AppDefinition] = []
@@ -234,7 +228,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
             rt = m.get(app_id)
             return JSONResponse({"app": m.render(rt, embed_tasks=True)})
         if method in ("PUT", "PATCH"):
-            body = await body_json(request)
+            body = await read_json(request)
             if not isinstance(body, dict):
                 raise AppValidationError([{"path": "/", "errors": ["expected an object"]}])
             if isinstance(body.get("version"), str) and set(body) <= {"version", "id"}:
@@ -324,7 +318,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
 
     @app.post("/v2/tasks/delete")
     async def delete_tasks(request: Request) -> JSONResponse:
-        body = await body_json(request)
+        body = await read_json(request)
         ids = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise AppValidationError(
@@ -418,7 +412,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
 
     @app.post("/v2/groups")
     async def create_group(request: Request) -> JSONResponse:
-        body = await body_json(request)
+        body = await read_json(request)
         apps = flatten_group(body, "/")
         existing = [a.id for a in apps if a.id in m.apps]
         if existing:
@@ -438,7 +432,7 @@ def create_marathon_app(m: Marathon, *, hostname: str = "127.0.0.1", port: int =
                 raise NotFoundError(f"Group '{gid}' does not exist")
             return JSONResponse(group_json(gid))
         if request.method in ("PUT", "POST"):
-            body = await body_json(request)
+            body = await read_json(request)
             if not isinstance(body, dict):
                 raise AppValidationError([{"path": "/", "errors": ["expected a group object"]}])
             if "scaleBy" in body:

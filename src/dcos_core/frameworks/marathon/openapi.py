@@ -1,14 +1,10 @@
 """The OpenAPI 3.1 document of Marathon's REST API v2 as dcos-core serves it (`/openapi.json`).
 
-Request bodies come from the pydantic models of `models` (`AppDefinition`, `AppUpdate`), tuned
-with the bounds that `parse_app` enforces, so that a schema-driven fuzzer (schemathesis) sends
-mostly valid definitions in its positive phase and knows what invalid means in its negative one.
-
-Deliberate narrowings (the server accepts more, the schema promises less):
-
-* `instances` has `maximum: 5`, `cpus`/`mem`/`disk` small maxima: a fuzzer must not ask a test
-  cluster for 10^9 instances. Marathon itself has no such bound (any Int of 0 or more).
-* App ids have a `pattern` (1 to 3 valid segments), so generated ids are mostly valid.
+Request bodies come from the pydantic models (`AppDefinition`, `AppUpdate`) with the rules that
+`validation.parse_app` enforces: minima, ports in 0-65535, every number within
++-`NUMBER_LIMIT`, app ids as Marathon's paths, a `cmd` or `args` to run. The document promises
+what the server checks, no more and no less; a fuzzer that wants smaller cases (fewer instances,
+shorter lists) narrows its own copy (`tests/integration/test_marathon_fuzz.py`).
 
 Every operation lists the status codes the handlers really return: 200, 201, 202, 204 for
 success, 404 (unknown app, task, group, version or deployment), 409 (an app exists, or is locked
@@ -22,26 +18,25 @@ import copy
 from typing import Any, Final
 
 from dcos_core import __version__
-from dcos_core.frameworks.marathon.models import AppDefinition, AppUpdate
+from dcos_core.frameworks.marathon.models import CONSTRAINT_OPERATORS, AppDefinition, AppUpdate
+from dcos_core.frameworks.marathon.validation import ID_SEGMENT_PATTERN, NUMBER_LIMIT
 
 _REF: Final = "#/components/schemas/{model}"
-ID_PATTERN: Final = (
-    r"^/?[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?(/[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?){0,2}$"
-)
-SEGMENT_PATTERN: Final = r"^[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?$"
-MAX_INSTANCES: Final = 5
+_SEGMENT: Final = ID_SEGMENT_PATTERN.removeprefix("^").removesuffix("$")
+ID_PATTERN: Final = rf"^/*((\.{{1,2}}|{_SEGMENT})(/+|$))*$"
+"""An app or group id: absolute (`/prod/web`) or relative to its group (`web`, `../db`)."""
 
-# field -> bounds for the app schemas (what `parse_app` checks, plus the fuzzing maxima)
-_APP_BOUNDS: Final[dict[str, dict[str, Any]]] = {
-    "instances": {"minimum": 0, "maximum": MAX_INSTANCES},
-    "cpus": {"minimum": 0, "maximum": 1},
-    "mem": {"minimum": 0, "maximum": 256},
-    "disk": {"minimum": 0, "maximum": 64},
-    "gpus": {"minimum": 0, "maximum": 0},
-    "backoffSeconds": {"minimum": 0, "maximum": 3600},
-    "backoffFactor": {"minimum": 1, "maximum": 10},
-    "maxLaunchDelaySeconds": {"minimum": 0, "maximum": 3600},
-    "taskKillGracePeriodSeconds": {"minimum": 0, "maximum": 300},
+# field -> the minimum `parse_app` checks (every number also lies within +-NUMBER_LIMIT)
+_APP_MINIMA: Final[dict[str, float]] = {
+    "instances": 0,
+    "cpus": 0,
+    "mem": 0,
+    "disk": 0,
+    "gpus": 0,
+    "backoffSeconds": 0,
+    "backoffFactor": 1,
+    "maxLaunchDelaySeconds": 0,
+    "taskKillGracePeriodSeconds": 0,
 }
 _PORT: Final = {"minimum": 0, "maximum": 65535}
 _NESTED_BOUNDS: Final[dict[str, dict[str, dict[str, Any]]]] = {
@@ -49,25 +44,19 @@ _NESTED_BOUNDS: Final[dict[str, dict[str, dict[str, Any]]]] = {
         "minimumHealthCapacity": {"minimum": 0, "maximum": 1},
         "maximumOverCapacity": {"minimum": 0, "maximum": 1},
     },
-    "UnreachableStrategy": {
-        "inactiveAfterSeconds": {"minimum": 0, "maximum": 3600},
-        "expungeAfterSeconds": {"minimum": 0, "maximum": 3600},
-    },
+    "UnreachableStrategy": {"inactiveAfterSeconds": {"minimum": 0}},
     "PortDefinition": {"port": _PORT},
     "PortMapping": {"containerPort": _PORT, "hostPort": _PORT, "servicePort": _PORT},
     "HealthCheck": {
         "port": _PORT,
-        "portIndex": {"minimum": 0, "maximum": 4},
-        "gracePeriodSeconds": {"minimum": 0, "maximum": 3600},
-        "intervalSeconds": {"minimum": 1, "maximum": 3600},
-        "timeoutSeconds": {"minimum": 1, "maximum": 3600},
-        "maxConsecutiveFailures": {"minimum": 0, "maximum": 100},
-        "delaySeconds": {"minimum": 0, "maximum": 3600},
+        "portIndex": {"minimum": 0},
+        "gracePeriodSeconds": {"minimum": 0},
+        "intervalSeconds": {"minimum": 1},
+        "timeoutSeconds": {"minimum": 1},
+        "maxConsecutiveFailures": {"minimum": 0},
+        "delaySeconds": {"minimum": 0},
     },
-    "ReadinessCheck": {
-        "intervalSeconds": {"minimum": 1, "maximum": 3600},
-        "timeoutSeconds": {"minimum": 1, "maximum": 3600},
-    },
+    "ReadinessCheck": {"timeoutSeconds": {"minimum": 1}},
 }
 
 
@@ -78,27 +67,36 @@ def _bound(prop: dict[str, Any], bounds: dict[str, Any]) -> None:
             member.update(bounds)
 
 
+def _limit_numbers(schema: Any) -> None:
+    """Every number in `schema` lies within +-NUMBER_LIMIT (Marathon's Int), unless narrower."""
+    if isinstance(schema, list):
+        for item in schema:
+            _limit_numbers(item)
+    elif isinstance(schema, dict):
+        if schema.get("type") in ("integer", "number"):
+            schema.setdefault("minimum", -NUMBER_LIMIT)
+            schema.setdefault("maximum", NUMBER_LIMIT)
+        for value in schema.values():
+            _limit_numbers(value)
+
+
 def _tune_app(schema: dict[str, Any]) -> None:
     props: dict[str, Any] = schema["properties"]
-    for name, bounds in _APP_BOUNDS.items():
+    for name, minimum in _APP_MINIMA.items():
         if name in props:
-            _bound(props[name], bounds)
+            _bound(props[name], {"minimum": minimum})
     for member in props["id"].get("anyOf", [props["id"]]):
         if member.get("type") == "string":
             member["pattern"] = ID_PATTERN
     # `ports`: the legacy form of portDefinitions (AppUpdate has it; parse_app accepts it too)
-    props["ports"] = {"type": "array", "items": {"type": "integer", **_PORT}, "maxItems": 3}
-    for name in ("portDefinitions", "healthChecks", "readinessChecks", "constraints", "fetch"):
-        for member in props[name].get("anyOf", [props[name]]):
-            if member.get("type") == "array":
-                member["maxItems"] = 3
+    props["ports"] = {"type": "array", "items": {"type": "integer", **_PORT}}
     for name in ("cmd", "args", "user", "role", "executor"):
         if name in props:
             props[name].pop("default", None)
 
 
 def component_schemas() -> dict[str, Any]:
-    """`components.schemas`: the models' JSON schemas (camelCase) with fuzzing bounds."""
+    """`components.schemas`: the models' JSON schemas (camelCase) with `parse_app`'s bounds."""
     out: dict[str, Any] = {}
     for model in (AppDefinition, AppUpdate):
         s = copy.deepcopy(model.model_json_schema(by_alias=True, ref_template=_REF))
@@ -129,13 +127,12 @@ def component_schemas() -> dict[str, Any]:
         props["args"] = {"type": "array", "items": {"type": "string"}, "minItems": 1}
         props["constraints"] = {
             "type": "array",
-            "maxItems": 3,
             "items": {
                 "type": "array",
                 "prefixItems": [
                     {"type": "string", "minLength": 1},
-                    {"enum": ["UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"]},
-                    {"type": "string", "pattern": "^[0-9]$"},
+                    {"enum": list(CONSTRAINT_OPERATORS)},
+                    {"type": "string"},
                 ],
                 "minItems": 2,
                 "maxItems": 3,
@@ -143,8 +140,7 @@ def component_schemas() -> dict[str, Any]:
             },
             "description": "[field, operator] or [field, operator, value]",
         }
-    # a DOCKER container needs docker.image; port mappings need BRIDGE or USER networking
-    out["Container"]["required"] = ["docker"]
+    # a docker image must be named (a DOCKER container needs `docker`: `parse_app` says so)
     out["DockerSpec"]["required"] = ["image"]
     out["DockerSpec"]["properties"]["image"].update(pattern=r"\S")
     out["Volume"]["properties"]["containerPath"]["minLength"] = 1
@@ -154,23 +150,14 @@ def component_schemas() -> dict[str, Any]:
         "description": "ignored on input",
     }
     app_list = {"type": "array", "items": {"$ref": _REF.format(model="AppDefinition")}}
-    deps = {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}, "maxItems": 3}
-    leaf_props = {
-        "id": {"type": "string", "pattern": ID_PATTERN},
-        "apps": {**app_list, "maxItems": 3},
-        "dependencies": deps,
-    }
-    # groups nest (one level here: recursive $refs are not worth the fuzzer's time)
-    out["SubGroup"] = {"type": "object", "properties": leaf_props}
+    deps = {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}}
     out["Group"] = {
         "type": "object",
         "properties": {
-            **leaf_props,
-            "groups": {
-                "type": "array",
-                "items": {"$ref": _REF.format(model="SubGroup")},
-                "maxItems": 2,
-            },
+            "id": {"type": "string", "pattern": ID_PATTERN},
+            "apps": app_list,
+            "dependencies": deps,
+            "groups": {"type": "array", "items": {"$ref": _REF.format(model="Group")}},
         },
     }
     out["GroupUpdate"] = {
@@ -178,12 +165,12 @@ def component_schemas() -> dict[str, Any]:
         "description": "a group definition; or `{scaleBy}` (scale every app); or `{version}`",
         "properties": {
             **out["Group"]["properties"],
-            "scaleBy": {"type": "number", "minimum": 0, "maximum": 2},
+            "scaleBy": {"type": "number", "minimum": 0},
         },
     }
     out["TaskIds"] = {
         "type": "object",
-        "properties": {"ids": {"type": "array", "items": {"type": "string"}, "maxItems": 5}},
+        "properties": {"ids": {"type": "array", "items": {"type": "string"}}},
         "required": ["ids"],
     }
     out["Error"] = {
@@ -214,6 +201,7 @@ def component_schemas() -> dict[str, Any]:
         "properties": {"deploymentId": {"type": "string"}, "version": {"type": "string"}},
         "required": ["deploymentId", "version"],
     }
+    _limit_numbers(out)
     return out
 
 
@@ -260,16 +248,19 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
     return p
 
 
-def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
+def _path(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "minLength": 1}
-    if pattern:
-        schema["pattern"] = pattern
     return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _text_get(operation_id: str, description: str) -> dict[str, Any]:
+    ok = {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return {"get": {"operationId": operation_id, "responses": {"200": ok}}}
 
 
 _BOOL: Final = {"type": "boolean"}
 _FORCE: Final = _query("force", _BOOL, "override the lock of a running deployment")
-_APP_ID: Final = _path("appId", SEGMENT_PATTERN)
+_APP_ID: Final = _path("appId")
 _TASK_ID: Final = _path("taskId")
 _KILL: Final = [
     _FORCE,
@@ -286,29 +277,9 @@ def _paths() -> dict[str, Any]:
     app_ok = {"type": "object", "properties": {"app": {"type": "object"}}, "required": ["app"]}
     deployment = _ref("DeploymentResult")
     return {
-        "/ping": {
-            "get": {
-                "operationId": "ping",
-                "responses": {
-                    "200": {
-                        "description": "pong",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
+        "/ping": _text_get("ping", "pong"),
         "/metrics": {"get": {"operationId": "metrics", "responses": _responses(200)}},
-        "/metrics/prometheus": {
-            "get": {
-                "operationId": "metricsPrometheus",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text format 0.0.4",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
+        "/metrics/prometheus": _text_get("metricsPrometheus", "Prometheus text format 0.0.4"),
         "/v2/info": {"get": {"operationId": "info", "responses": _responses(200)}},
         "/v2/leader": {
             "get": {"operationId": "getLeader", "responses": _responses(200)},
@@ -348,9 +319,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_FORCE, _query("partialUpdate", _BOOL)],
                 "requestBody": {
                     "required": True,
-                    "content": _json(
-                        {"type": "array", "items": _ref("AppDefinition"), "maxItems": 3}
-                    ),
+                    "content": _json({"type": "array", "items": _ref("AppDefinition")}),
                 },
                 "responses": _responses(200, 409, 422, ok=deployment),
             },
@@ -467,7 +436,7 @@ def _paths() -> dict[str, Any]:
             },
         },
         "/v2/groups/{groupId}": {
-            "parameters": [_path("groupId", SEGMENT_PATTERN)],
+            "parameters": [_path("groupId")],
             "get": {"operationId": "getGroup", "responses": _responses(200, 404, 422)},
             "put": {
                 "operationId": "updateGroup",
