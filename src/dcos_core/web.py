@@ -126,9 +126,8 @@ class JsonErrors:
 
     def render(self, exc: BaseException, status: int) -> Response:
         body: dict[str, object] = {"message": message_of(exc)}
-        field_name = getattr(exc, "field", None) if isinstance(exc, InvalidError) else None
-        if field_name:
-            body["field"] = field_name
+        if isinstance(exc, InvalidError) and exc.field:
+            body["field"] = exc.field
         return JSONResponse(body, status_code=status)
 
 
