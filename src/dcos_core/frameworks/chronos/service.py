@@ -83,7 +83,15 @@ from dcos_core.frameworks.chronos.schedule import (
     plan_due,
 )
 from dcos_core.frameworks.placement import OfferMatcher, Request
-from dcos_core.frameworks.runtime import Driver, Kill, LaunchPlan, ReviveTimer, execute, send_kills
+from dcos_core.frameworks.runtime import (
+    Driver,
+    Kill,
+    LaunchPlan,
+    ReviveTimer,
+    execute,
+    send_kills,
+    tick_loop,
+)
 from dcos_core.frameworks.sdk_protocol import offer_id, task_info
 from dcos_core.model.task import TERMINAL, TaskState
 from dcos_core.state.store import Delete, Op, Put, StateStore
@@ -96,6 +104,7 @@ MAX_PLAN_PER_TICK: Final = 1000  # occurrences planned per job per tick (a long 
 # Parsed once per (schedule, zone), not once per job per tick (immutable RepeatingIntervals).
 _parse_schedule: Final = functools.lru_cache(maxsize=4096)(parse_iso8601_schedule)
 REVIVE_EVERY: Final = 2.0  # seconds between REVIVE calls while runs wait for offers
+RECONCILE_EVERY: Final = 30.0  # seconds between reconciliations of the runs with a task
 DECLINE_IDLE: Final = 5.0  # refuse_seconds for offers when no run waits to launch
 DECLINE_BUSY: Final = 1.0  # ... and when runs wait (what is left of an offer used, too)
 # Updates that say nothing new about a launched run: it is still on its way (or running).
@@ -262,18 +271,18 @@ class Chronos:
         self._wake.set()
 
     async def run(self) -> None:
+        """Tick until cancelled (every `tick_interval` and soon after a change), and reconcile
+        every `RECONCILE_EVERY` seconds."""
         reconciled = self.clock.monotonic()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_interval)
-            self._wake.clear()
-            try:
-                await self.tick()
-                if self.clock.monotonic() - reconciled > 30:
-                    reconciled = self.clock.monotonic()
-                    await self.reconcile()
-            except Exception:
-                log.exception("chronos tick failed")
+
+        async def tick() -> None:
+            nonlocal reconciled
+            await self.tick()
+            if self.clock.monotonic() - reconciled > RECONCILE_EVERY:
+                reconciled = self.clock.monotonic()
+                await self.reconcile()
+
+        await tick_loop(tick, self._wake, self.tick_interval, name="chronos")
 
     # ---- jobs ------------------------------------------------------------------------------
 

@@ -55,7 +55,15 @@ from dcos_core.frameworks.marathon.upgrade import (
     replace_step,
 )
 from dcos_core.frameworks.placement import AgentInfo, OfferMatcher, PlacedInstance, agent_of_offer
-from dcos_core.frameworks.runtime import Driver, Kill, LaunchPlan, ReviveTimer, execute, send_kills
+from dcos_core.frameworks.runtime import (
+    Driver,
+    Kill,
+    LaunchPlan,
+    ReviveTimer,
+    execute,
+    send_kills,
+    tick_loop,
+)
 from dcos_core.model.task import TERMINAL, TaskState
 
 log = logging.getLogger("dcos_core.marathon")
@@ -208,17 +216,9 @@ class Marathon:
     async def run(self) -> None:
         """Tick until cancelled: every `tick_interval`, and soon after a change, but at most
         every `MIN_TICK` seconds (a burst of status updates makes one tick, not thousands)."""
-        loop = asyncio.get_running_loop()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_interval)
-            self._wake.clear()
-            started = loop.time()
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("marathon tick failed")
-            await asyncio.sleep(max(0.0, MIN_TICK - (loop.time() - started)))
+        await tick_loop(
+            self.tick, self._wake, self.tick_interval, min_gap=MIN_TICK, name="marathon"
+        )
 
     # ---- queries ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
   `RecordingDriver` records them instead.
 * `plan.LaunchPlan`: a round of offers decided (launches per offer, offers declined), sent by
   `plan.execute`; `Kill`s sent by `send_kills`; `ReviveTimer` says when to REVIVE.
+* `loop.tick_loop`: a service's periodic work, every interval and soon after a wake-up.
 * `settings.FrameworkSettings`: the settings every framework process has.
 * `run.run_framework`: subscribe, serve, signals and shutdown (and, later, leader election).
 
@@ -14,6 +15,7 @@ A framework keeps only its own decisions (`frameworks/<name>/service.py`) and it
 from __future__ import annotations
 
 from dcos_core.frameworks.runtime.driver import Driver, RecordingDriver
+from dcos_core.frameworks.runtime.loop import tick_loop
 from dcos_core.frameworks.runtime.plan import Kill, LaunchPlan, ReviveTimer, execute, send_kills
 from dcos_core.frameworks.runtime.settings import FrameworkSettings
 
@@ -26,4 +28,5 @@ __all__ = [
     "ReviveTimer",
     "execute",
     "send_kills",
+    "tick_loop",
 ]
