@@ -36,6 +36,7 @@ import docker.errors
 import requests
 
 from dcos_core.clock import Clock, SystemClock
+from dcos_core.containerizer import bookkeeping
 from dcos_core.containerizer.docker_logs import LogPump, read_stamp
 from dcos_core.containerizer.docker_run import (
     LABEL_AGENT,
@@ -51,7 +52,7 @@ from dcos_core.containerizer.spec import (
     Termination,
     signal_name,
 )
-from dcos_core.errors import ConflictError, IsolationError, NotFoundError
+from dcos_core.errors import IsolationError, NotFoundError
 
 log = logging.getLogger("dcos_core.containerizer.docker")
 
@@ -143,8 +144,7 @@ class DockerContainerizer:
     async def launch(self, spec: LaunchSpec) -> int | None:
         kwargs = docker_run_kwargs(spec, self._config)
         cid = spec.container_id
-        if cid in self._containers:
-            raise ConflictError(f"container {cid} already exists")
+        bookkeeping.check_new(self._containers, cid)
         assert spec.container.docker is not None  # docker_run_kwargs checked it
         client = await self._engine()
         await self._ensure_image(client, spec.container.docker.image, spec)
@@ -277,20 +277,17 @@ class DockerContainerizer:
             if ended is not None:
                 return ended
             raise NotFoundError(f"unknown container {container_id}")
-        return await asyncio.shield(c.done)
+        return await bookkeeping.wait_done(c)
 
     async def destroy(self, container_id: str, grace_period: float) -> None:
         c = self._containers.get(container_id)
         if c is None:
             return
-        if c.destroying is None:
-            c.destroying = asyncio.create_task(self._destroy(c, grace_period))
-        task = c.destroying
         try:
-            await asyncio.shield(task)
+            await bookkeeping.destroy_once(c, lambda: self._destroy(c, grace_period))
         except IsolationError:
-            if c.destroying is task:
-                c.destroying = None  # a later destroy tries again
+            if c.destroying is not None and c.destroying.done():
+                c.destroying = None  # the engine refused: a later destroy tries again
             raise
 
     async def _destroy(self, c: _Container, grace_period: float) -> None:
@@ -344,9 +341,7 @@ class DockerContainerizer:
     # -- usage, containers, recover --
 
     async def usage(self, container_id: str) -> dict[str, Any]:
-        c = self._containers.get(container_id)
-        if c is None:
-            raise NotFoundError(f"unknown container {container_id}")
+        c = bookkeeping.known(self._containers, container_id)
         client = await self._engine()
         try:
             stats = await self._call(
@@ -361,7 +356,7 @@ class DockerContainerizer:
         return usage_from_stats(stats, self._clock.time())
 
     def containers(self) -> list[str]:
-        return [cid for cid, c in self._containers.items() if c.destroying is None]
+        return bookkeeping.live(self._containers)
 
     async def recover(self, keep: Collection[str]) -> set[str]:
         client = await self._engine()

@@ -33,6 +33,7 @@ from typing import Any, Final
 import psutil
 
 from dcos_core.clock import Clock, SystemClock
+from dcos_core.containerizer import bookkeeping
 from dcos_core.containerizer.cgroups import Cgroups
 from dcos_core.containerizer.isolators.base import (
     ContainerView,
@@ -52,7 +53,7 @@ from dcos_core.containerizer.spec import (
     LaunchSpec,
     Termination,
 )
-from dcos_core.errors import ConflictError, InvalidError, IsolationError, NotFoundError
+from dcos_core.errors import InvalidError, IsolationError
 from dcos_core.resources import Resources
 
 log = logging.getLogger("dcos_core.containerizer.mesos")
@@ -202,8 +203,7 @@ class MesosContainerizer:
 
     async def launch(self, spec: LaunchSpec) -> int | None:
         cid = spec.container_id
-        if cid in self._containers:
-            raise ConflictError(f"container {cid} already exists")
+        bookkeeping.check_new(self._containers, cid)
         if spec.container.type != "MESOS":
             raise InvalidError(
                 f"{spec.container.type} containers need the docker containerizer on this agent "
@@ -365,18 +365,12 @@ class MesosContainerizer:
     # ---- wait / destroy / usage ------------------------------------------------------------
 
     async def wait(self, container_id: str) -> Termination:
-        c = self._containers.get(container_id)
-        if c is None:
-            raise NotFoundError(f"unknown container {container_id}")
-        return await asyncio.shield(c.done)
+        return await bookkeeping.wait_done(bookkeeping.known(self._containers, container_id))
 
     async def destroy(self, container_id: str, grace_period: float) -> None:
         c = self._containers.get(container_id)
-        if c is None:
-            return
-        if c.destroying is None:
-            c.destroying = asyncio.create_task(self._destroy(c, grace_period))
-        await asyncio.shield(c.destroying)
+        if c is not None:
+            await bookkeeping.destroy_once(c, lambda: self._destroy(c, grace_period))
 
     async def _destroy(self, c: _Container, grace: float) -> None:
         cid = c.spec.container_id
@@ -427,9 +421,7 @@ class MesosContainerizer:
                 os.kill(pid, sig)
 
     async def usage(self, container_id: str) -> dict[str, Any]:
-        c = self._containers.get(container_id)
-        if c is None:
-            raise NotFoundError(f"unknown container {container_id}")
+        c = bookkeeping.known(self._containers, container_id)
         out: dict[str, Any] = {"timestamp": self._clock.time()}
         view = self._view(c)
         for iso in self.isolators:
@@ -437,7 +429,7 @@ class MesosContainerizer:
         return out
 
     def containers(self) -> list[str]:
-        return [cid for cid, c in self._containers.items() if c.destroying is None]
+        return bookkeeping.live(self._containers)
 
     # ---- recovery --------------------------------------------------------------------------
 

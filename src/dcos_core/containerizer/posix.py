@@ -25,12 +25,13 @@ from typing import Any, Final
 import psutil
 
 from dcos_core.clock import Clock, SystemClock
+from dcos_core.containerizer import bookkeeping
 from dcos_core.containerizer.isolators.posix import process_usage
 from dcos_core.containerizer.spec import (
     LaunchSpec,
     Termination,
 )
-from dcos_core.errors import ConflictError, IsolationError, NotFoundError
+from dcos_core.errors import IsolationError
 
 log = logging.getLogger("dcos_core.containerizer.posix")
 
@@ -77,8 +78,7 @@ class PosixContainerizer:
         self._containers: dict[str, _Container] = {}
 
     async def launch(self, spec: LaunchSpec) -> int | None:
-        if spec.container_id in self._containers:
-            raise ConflictError(f"container {spec.container_id} already exists")
+        bookkeeping.check_new(self._containers, spec.container_id)
         try:
             spec.sandbox.mkdir(parents=True, exist_ok=True)
             with open(spec.stdout_path, "ab") as out, open(spec.stderr_path, "ab") as err:
@@ -109,18 +109,12 @@ class PosixContainerizer:
             c.done.set_result(Termination.from_returncode(rc))
 
     async def wait(self, container_id: str) -> Termination:
-        c = self._containers.get(container_id)
-        if c is None:
-            raise NotFoundError(f"unknown container {container_id}")
-        return await asyncio.shield(c.done)
+        return await bookkeeping.wait_done(bookkeeping.known(self._containers, container_id))
 
     async def destroy(self, container_id: str, grace_period: float) -> None:
         c = self._containers.get(container_id)
-        if c is None:
-            return
-        if c.destroying is None:
-            c.destroying = asyncio.create_task(self._destroy(c, grace_period))
-        await asyncio.shield(c.destroying)
+        if c is not None:
+            await bookkeeping.destroy_once(c, lambda: self._destroy(c, grace_period))
 
     async def _destroy(self, c: _Container, grace_period: float) -> None:
         loop = asyncio.get_running_loop()
@@ -153,9 +147,7 @@ class PosixContainerizer:
         log.info("destroyed container %s", c.spec.container_id)
 
     async def usage(self, container_id: str) -> dict[str, Any]:
-        c = self._containers.get(container_id)
-        if c is None:
-            raise NotFoundError(f"unknown container {container_id}")
+        c = bookkeeping.known(self._containers, container_id)
         return await asyncio.to_thread(_group_usage, c.pgid, self._clock.time())
 
     async def recover(self, keep: Collection[str]) -> set[str]:
@@ -163,7 +155,7 @@ class PosixContainerizer:
         return set()
 
     def containers(self) -> list[str]:
-        return [cid for cid, c in self._containers.items() if c.destroying is None]
+        return bookkeeping.live(self._containers)
 
 
 # ---- process-group helpers (thin I/O) --------------------------------------------------------

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from dcos_core.clock import Clock, SystemClock
+from dcos_core.containerizer import bookkeeping
 from dcos_core.containerizer.spec import LaunchSpec, Termination
-from dcos_core.errors import ConflictError, NotFoundError
 
 _EXIT: Final = re.compile(r"exit\s+(\d+)")
 _SLEEP: Final = re.compile(r"sleep\s+(\d+(?:\.\d+)?)")
@@ -57,8 +57,7 @@ class SimulatedContainerizer:
         self._containers: dict[str, _Sim] = {}
 
     async def launch(self, spec: LaunchSpec) -> int | None:
-        if spec.container_id in self._containers:
-            raise ConflictError(f"container {spec.container_id} already exists")
+        bookkeeping.check_new(self._containers, spec.container_id)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Termination] = loop.create_future()
         timer = None
@@ -70,10 +69,7 @@ class SimulatedContainerizer:
         return None
 
     async def wait(self, container_id: str) -> Termination:
-        c = self._containers.get(container_id)
-        if c is None:
-            raise NotFoundError(f"unknown container {container_id}")
-        return await asyncio.shield(c.done)
+        return await bookkeeping.wait_done(bookkeeping.known(self._containers, container_id))
 
     async def destroy(self, container_id: str, grace_period: float) -> None:
         c = self._containers.pop(container_id, None)
@@ -85,8 +81,7 @@ class SimulatedContainerizer:
         _finish(c.done, Termination.from_returncode(-signal.SIGTERM))
 
     async def usage(self, container_id: str) -> dict[str, Any]:
-        if container_id not in self._containers:
-            raise NotFoundError(f"unknown container {container_id}")
+        bookkeeping.known(self._containers, container_id)
         return {
             "timestamp": self._clock.time(),
             "cpus_user_time_secs": 0.0,
