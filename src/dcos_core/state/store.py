@@ -92,8 +92,12 @@ class StateStore(Protocol):
             key: a key such as `agents/a1`.
 
         Example:
-            >>> store.get("weights")  # doctest: +SKIP
-            Entry(value={'eng': 2.0}, version=3)
+            >>> from dcos_core.state.memory import InMemoryStore
+            >>> store = InMemoryStore()
+            >>> store.put("weights", {"eng": 2.0})
+            1
+            >>> store.get("weights")
+            Entry(value={'eng': 2.0}, version=1)
         """
         ...
 
@@ -110,7 +114,9 @@ class StateStore(Protocol):
         retried after success raises StoreConflict, which the caller may treat as done.
 
         Example:
-            >>> store.put("quota/eng", {"cpus": 4}, expected_version=0)  # doctest: +SKIP
+            >>> from dcos_core.state.memory import InMemoryStore
+            >>> store = InMemoryStore()
+            >>> store.put("quota/eng", {"cpus": 4}, expected_version=0)
             1
         """
         ...
@@ -135,7 +141,11 @@ class StateStore(Protocol):
                 `agentsX` or `agents` itself); `""` selects every key.
 
         Example:
-            >>> sorted(store.list("agents/"))  # doctest: +SKIP
+            >>> from dcos_core.state.memory import InMemoryStore
+            >>> store = InMemoryStore()
+            >>> for key in ("agents/a1", "agents/a2", "agentsX"):
+            ...     _ = store.put(key, {})
+            >>> sorted(store.list("agents/"))
             ['agents/a1', 'agents/a2']
         """
         ...
