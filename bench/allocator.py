@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import emit, pyplot, save
+from bench.harness import emit, finish, pyplot, save
 from dcos_core.allocator.allocator import Allocator
 from dcos_core.allocator.types import AllocatorConfig
 from dcos_core.clock import FakeClock
@@ -182,9 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.append(r)
         emit(r)
-    if args.plot:
-        plot(results, args.plot)
-    return 0
+    return finish(plot, results, args.plot)
 
 
 if __name__ == "__main__":

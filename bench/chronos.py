@@ -48,9 +48,11 @@ from bench.harness import (
     cpu_of,
     cpu_spent,
     emit,
+    finish,
     load_jsonl,
     machine,
     percentile,
+    plot_args,
     pyplot,
     save,
     start_agents,
@@ -299,19 +301,11 @@ def main() -> int:
     ap.add_argument(
         "--prelaunch", type=float, action="append", help="Chronos --prelaunch (s); may be repeated"
     )
-    ap.add_argument("--plot", type=Path)
-    ap.add_argument(
-        "--from-jsonl",
-        type=Path,
-        action="append",
-        help="plot saved results (lines printed with --full) instead of running",
-    )
+    plot_args(ap, keep="--full")
     ap.add_argument("--full", action="store_true", help="keep the lateness list and the curve")
     args = ap.parse_args()
     if args.from_jsonl:
-        if args.plot:
-            plot(load_jsonl(args.from_jsonl), args.plot)
-        return 0
+        return finish(plot, load_jsonl(args.from_jsonl), args.plot)
     results = []
     runs = [(t, p) for p in args.prelaunch or [15.0] for t in args.tmp_dir or [None]]
     for tmp_dir, prelaunch in runs:
@@ -328,9 +322,7 @@ def main() -> int:
         )
         results.append(r)
         emit(r, drop=() if args.full else ("lateness", "curve"))
-    if args.plot:
-        plot(results, args.plot)
-    return 0
+    return finish(plot, results, args.plot)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 from tests.integration.deploykit import pyinfra_deploy
 from tests.testhosts import TestHosts
 
-from bench.harness import emit, machine, pyplot, save
+from bench.harness import emit, finish, machine, plot_args, pyplot, save
 
 TARGET_NO_CHANGE_5_S = 10.0
 
@@ -79,7 +79,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hosts", type=int, action="append", help="cluster sizes (default 3 and 5)")
-    ap.add_argument("--plot", type=Path)
+    plot_args(ap)
     args = ap.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="dcos-deploy-bench-") as tmp:
@@ -87,9 +87,7 @@ def main() -> int:
             r = run(n, Path(tmp))
             results.append(r)
             emit(r)
-    if args.plot:
-        plot(results, args.plot)
-    return 0
+    return finish(plot, results, args.plot)
 
 
 if __name__ == "__main__":

@@ -4,15 +4,18 @@
 * processes: `Proc`, a `dcos-core` daemon stopped by its PID only, and `Workspace`, a temp dir
   with the daemons started in it (`start_master`, `start_agents`, `start_framework`), all
   stopped and removed on exit;
-* figures: `percentile` (nearest rank), `Proc.cpu` and `cpu_spent` (CPU seconds), `machine`;
+* figures: `percentile` (nearest rank), CPU seconds (`Proc.cpu`, `cpu_of`, `cpu_spent`),
+  `machine`;
 * traffic: `Scheduler` (a raw v1 scheduler) and `SimFleet` (simulated agents in this process);
-* output: `emit`, `load_jsonl`, and `pyplot` + `save` for the charts in docs/.
+* output: `emit` (JSON lines), `load_jsonl`, `plot_args` + `finish` (the `--plot` option) and
+  `pyplot` + `save` for the charts in docs/.
 
 Run a benchmark from the repository root: `python -m bench.<name> --help`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -161,19 +164,18 @@ class Proc:
 
     def cpu(self) -> float:
         """Its CPU seconds so far."""
-        try:
-            t = self._ps.cpu_times()
-        except psutil.Error:
-            return 0.0
-        return t.user + t.system
+        return self._cpu_seconds()[0]
 
     def children_cpu(self) -> float:
         """The CPU seconds so far of its reaped children (an agent's: its tasks, launchers)."""
+        return self._cpu_seconds()[1]
+
+    def _cpu_seconds(self) -> tuple[float, float]:
         try:
             t = self._ps.cpu_times()
         except psutil.Error:
-            return 0.0
-        return t.children_user + t.children_system
+            return 0.0, 0.0
+        return t.user + t.system, t.children_user + t.children_system
 
     def tail(self, n: int = 2000) -> str:
         try:
@@ -681,6 +683,30 @@ def emit(result: Mapping[str, Any], drop: Iterable[str] = ()) -> None:
 def load_jsonl(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """The results saved as JSON lines (by `emit`) in `paths`, in order."""
     return [json.loads(line) for p in paths for line in p.read_text().splitlines() if line]
+
+
+def plot_args(ap: argparse.ArgumentParser, keep: str | None = None) -> None:
+    """`--plot PNG` and, if the JSON lines can `keep` what the chart needs, `--from-jsonl FILE`
+    (chart saved results instead of running)."""
+    ap.add_argument("--plot", type=Path, metavar="PNG", help="write the chart here")
+    if keep:
+        ap.add_argument(
+            "--from-jsonl",
+            type=Path,
+            action="append",
+            help=f"plot saved results (lines printed with {keep}) instead of running",
+        )
+
+
+def finish(
+    plot: Callable[[list[dict[str, Any]], Path], None],
+    results: list[dict[str, Any]],
+    path: Path | None,
+) -> int:
+    """Chart `results` if there is a `path`; the exit code."""
+    if path is not None:
+        plot(results, path)
+    return 0
 
 
 def pyplot() -> Any:

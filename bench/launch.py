@@ -35,8 +35,10 @@ from bench.harness import (
     Scheduler,
     Workspace,
     emit,
+    finish,
     machine,
     percentile,
+    plot_args,
     pyplot,
     save,
     start_agents,
@@ -270,7 +272,7 @@ def main() -> int:
     ap.add_argument("--windows", default="4,16,32")
     ap.add_argument("--launches", type=int, default=50)
     ap.add_argument("--isolation", help="the agent's --isolation (default: the agent's own)")
-    ap.add_argument("--plot", type=Path)
+    plot_args(ap)
     args = ap.parse_args()
     results = []
     for w in (int(x) for x in args.windows.split(",")):
@@ -280,9 +282,7 @@ def main() -> int:
         results.append(r)
         latency = {k: v for k, v in r["latency_ms"].items() if k != "samples_ms"}
         emit(r | {"latency_ms": latency})
-    if args.plot:
-        plot(results, args.plot)
-    return 0
+    return finish(plot, results, args.plot)
 
 
 if __name__ == "__main__":

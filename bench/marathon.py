@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,9 +55,11 @@ from bench.harness import (
     cpu_of,
     cpu_spent,
     emit,
+    finish,
     load_jsonl,
     machine,
     master_metrics,
+    plot_args,
     pyplot,
     save,
     sim_resources,
@@ -86,16 +89,38 @@ def agent_capacity(instances: int, agents: int) -> tuple[float, int]:
 # ---- the measurement -------------------------------------------------------------------------
 
 
-async def _apps_state(http: httpx.AsyncClient, url: str, ids: set[str]) -> tuple[int, int, int]:
-    """(apps found, tasks running in all, deployments in all) of the bench apps."""
-    r = await http.get(f"{url}/v2/apps", params={"id": "/bench"})
-    r.raise_for_status()
-    apps = [a for a in r.json()["apps"] if a["id"] in ids]
-    return (
-        len(apps),
-        sum(int(a.get("tasksRunning", 0)) for a in apps),
-        sum(len(a.get("deployments", [])) for a in apps),
-    )
+class _AppsPoller:
+    """`GET /v2/apps?id=/bench` (no task embedding) for the bench apps `ids`, every `poll` s;
+    counts the polls Marathon did not answer in 30 s."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, ids: list[str], poll: float) -> None:
+        self.http = http
+        self.url = url
+        self.ids = set(ids)
+        self.poll = poll
+        self.timed_out = 0
+
+    async def until(self, deadline: float) -> AsyncIterator[tuple[int, int, int]]:
+        """(apps found, tasks running in all, deployments in all), one per poll, until the
+        consumer stops or `deadline` (monotonic) has passed."""
+        while True:
+            try:
+                r = await self.http.get(f"{self.url}/v2/apps", params={"id": "/bench"})
+                r.raise_for_status()
+            except httpx.TimeoutException:  # Marathon too busy to answer in 30 s
+                self.timed_out += 1
+                if time.monotonic() > deadline:
+                    return
+                continue
+            apps = [a for a in r.json()["apps"] if a["id"] in self.ids]
+            yield (
+                len(apps),
+                sum(int(a.get("tasksRunning", 0)) for a in apps),
+                sum(len(a.get("deployments", [])) for a in apps),
+            )
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(self.poll)
 
 
 def _app_ids(apps: int) -> list[str]:
@@ -103,75 +128,38 @@ def _app_ids(apps: int) -> list[str]:
 
 
 async def _wait_running(
-    http: httpx.AsyncClient,
-    url: str,
-    ids: list[str],
-    instances: int,
-    t0: float,
-    deadline: float,
-    poll: float,
-) -> tuple[list[tuple[float, int]], float | None, bool, int]:
-    """Poll the apps until every instance runs and no deployment is left, or `deadline`: the
-    curve of (s since `t0`, running), the first running (s), whether all ran, the polls that
-    timed out."""
+    apps: _AppsPoller, instances: int, t0: float, deadline: float
+) -> tuple[list[tuple[float, int]], float | None, bool]:
+    """Until every instance runs and no deployment is left, or `deadline`: the curve of (s since
+    `t0`, running), the first running (s), whether all ran (else the curve so far)."""
     curve: list[tuple[float, int]] = [(0.0, 0)]
     first_s: float | None = None
-    slow_polls = 0
     deployments = -1
-    while True:
-        try:
-            _found, running, deployments = await _apps_state(http, url, set(ids))
-        except httpx.TimeoutException:  # Marathon too busy to answer in 30 s
-            slow_polls += 1
-            if time.monotonic() > deadline:
-                break
-            continue
+    async for _found, running, deployments in apps.until(deadline):
         now = time.monotonic() - t0
         curve.append((round(now, 3), running))
         if running and first_s is None:
             first_s = now
         if running >= instances and deployments == 0:
             break
-        if time.monotonic() > deadline:  # reported as not completed, with the curve so far
-            break
-        await asyncio.sleep(poll)
-    return curve, first_s, curve[-1][1] >= instances and deployments == 0, slow_polls
+    return curve, first_s, curve[-1][1] >= instances and deployments == 0
 
 
 async def _wait_gone(
-    http: httpx.AsyncClient,
-    url: str,
-    master_port: int,
-    ids: list[str],
-    fleet: SimFleet | None,
-    t1: float,
-    deadline: float,
-    poll: float,
-) -> tuple[float | None, bool, int]:
-    """Poll until Marathon has forgotten the apps and no task is live, or `deadline`: when the
-    apps were gone (s since `t1`), whether every task is gone, the polls that timed out."""
+    apps: _AppsPoller, master_port: int, fleet: SimFleet | None, t1: float, deadline: float
+) -> tuple[float | None, bool]:
+    """Until Marathon has forgotten the apps and no task is live, or `deadline`: when the apps
+    were gone (s since `t1`), whether every task is gone."""
     forgotten_s: float | None = None
-    slow_polls = 0
     live = -1
-    while True:
-        try:
-            found, _running, _deps = await _apps_state(http, url, set(ids))
-        except httpx.TimeoutException:
-            slow_polls += 1
-            if time.monotonic() > deadline:
-                break
-            continue
-        now = time.monotonic() - t1
+    async for found, _running, _deployments in apps.until(deadline):
         if not found and forgotten_s is None:
-            forgotten_s = now
-        m = await master_metrics(http, master_port)
+            forgotten_s = time.monotonic() - t1
+        m = await master_metrics(apps.http, master_port)
         live = sum(int(m.get(f"master/tasks_{s}", 0)) for s in _LIVE_STATES)
         if forgotten_s is not None and live == 0 and (fleet is None or not fleet.live_tasks):
             break
-        if time.monotonic() > deadline:
-            break
-        await asyncio.sleep(poll)
-    return forgotten_s, live == 0 and forgotten_s is not None, slow_polls
+    return forgotten_s, live == 0 and forgotten_s is not None
 
 
 async def run(
@@ -226,10 +214,8 @@ async def run(
                 if r.status_code != 201:
                     raise RuntimeError(f"POST /v2/apps: {r.status_code} {r.text}")
             post_s = time.monotonic() - t0
-            deadline = t0 + timeout
-            curve, first_s, completed, slow_polls = await _wait_running(
-                http, url, ids, instances, t0, deadline, poll
-            )
+            polls = _AppsPoller(http, url, ids, poll)
+            curve, first_s, completed = await _wait_running(polls, instances, t0, t0 + timeout)
             all_s = curve[-1][0]
             cpu1 = cpu_of(named, real_agents)
             bench_cpu = time.process_time() - bench_cpu0
@@ -241,10 +227,7 @@ async def run(
                 if r.status_code != 200:
                     raise RuntimeError(f"DELETE /v2/apps{app_id}: {r.status_code} {r.text}")
             deadline = t1 + (timeout if delete_timeout is None else delete_timeout)
-            forgotten_s, deleted, slow = await _wait_gone(
-                http, url, master_port, ids, fleet, t1, deadline, poll
-            )
-            slow_polls += slow
+            forgotten_s, deleted = await _wait_gone(polls, master_port, fleet, t1, deadline)
             delete_s = time.monotonic() - t1
             cpu2 = cpu_of(named, real_agents)
 
@@ -274,7 +257,7 @@ async def run(
                 "delete_app_gone_seconds": round(forgotten_s or delete_s, 3),
                 "setup_seconds": round(setup_s, 3),
                 "poll_seconds": poll,
-                "polls_timed_out": slow_polls,  # GET /v2/apps not answered in 30 s
+                "polls_timed_out": polls.timed_out,  # GET /v2/apps not answered in 30 s
                 "curve": curve,
                 "machine": machine(),
             }
@@ -340,19 +323,11 @@ def main() -> int:
     ap.add_argument("--apps", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300.0, help="cap on each wait (s)")
     ap.add_argument("--delete-timeout", type=float, help="cap on the deletion (s)")
-    ap.add_argument("--plot", type=Path)
-    ap.add_argument(
-        "--from-jsonl",
-        type=Path,
-        action="append",
-        help="plot saved results (lines printed with --curves) instead of running",
-    )
+    plot_args(ap, keep="--curves")
     ap.add_argument("--curves", action="store_true", help="keep the curves in the JSON lines")
     args = ap.parse_args()
     if args.from_jsonl:
-        if args.plot:
-            plot(load_jsonl(args.from_jsonl), args.plot)
-        return 0
+        return finish(plot, load_jsonl(args.from_jsonl), args.plot)
     results = []
     for scenario in args.scenarios.split(","):
         if scenario == "real":
@@ -371,9 +346,7 @@ def main() -> int:
         )
         results.append(r)
         emit(r, drop=() if args.curves else ("curve",))
-    if args.plot:
-        plot(results, args.plot)
-    return 0
+    return finish(plot, results, args.plot)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from bench.harness import (
     SimFleet,
     Workspace,
     emit,
+    finish,
     machine,
     percentile,
     pyplot,
@@ -396,9 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.append(r)
         emit(r)
-    if args.plot is not None:
-        plot(results, args.plot)
-    return 0
+    return finish(plot, results, args.plot)
 
 
 if __name__ == "__main__":

@@ -156,51 +156,29 @@ class Cluster:
 
     def start_marathon(self, extra: list[str] | None = None) -> Proc:
         """Start (or restart) Marathon on its port; returns once it answers /ping."""
-        if not self.marathon_port:
-            self.marathon_port = free_port()
-        self.marathon = Proc(
-            [
-                "marathon",
-                "--master",
-                self.master_addr,
-                "--port",
-                str(self.marathon_port),
-                "--work-dir",
-                str(self.work / "marathon"),
-                "--log-level",
-                "info",
-                *(extra or []),
-            ],
-            self.work / "marathon.log",
-        )
-        url = self.marathon_url
-        wait_for(lambda: self.http.get(f"{url}/ping").status_code == 200, 30, "marathon")
+        self.marathon_port = self.marathon_port or free_port()
+        self.marathon = self._start_framework("marathon", self.marathon_port, extra or [])
         return self.marathon
 
     def start_chronos(self, extra: list[str] | None = None) -> Proc:
         """Start (or restart) Chronos on its port; returns once it answers /ping."""
-        if not self.chronos_port:
-            self.chronos_port = free_port()
-        self.chronos = Proc(
-            [
-                "chronos",
-                "--master",
-                self.master_addr,
-                "--port",
-                str(self.chronos_port),
-                "--work-dir",
-                str(self.work / "chronos"),
-                "--failure-retry-delay",
-                "0.5",
-                "--log-level",
-                "info",
-                *(extra or []),
-            ],
-            self.work / "chronos.log",
-        )
-        url = self.chronos_url
-        wait_for(lambda: self.http.get(f"{url}/ping").status_code == 200, 30, "chronos")
+        self.chronos_port = self.chronos_port or free_port()
+        extra = ["--failure-retry-delay", "0.5", *(extra or [])]
+        self.chronos = self._start_framework("chronos", self.chronos_port, extra)
         return self.chronos
+
+    def _start_framework(self, name: str, port: int, extra: list[str]) -> Proc:
+        proc = Proc(
+            [
+                *(name, "--master", self.master_addr, "--port", str(port)),
+                *("--work-dir", str(self.work / name), "--log-level", "info"),
+                *extra,
+            ],
+            self.work / f"{name}.log",
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: self.http.get(f"{url}/ping").status_code == 200, 30, name)
+        return proc
 
     @property
     def chronos_url(self) -> str:
