@@ -43,6 +43,7 @@ from dcos_core.containerizer.docker_run import (
     LABEL_CONTAINER_ID,
     SANDBOX_PATH,
     agent_label,
+    docker_info,
     docker_run_kwargs,
 )
 from dcos_core.containerizer.spec import (
@@ -145,9 +146,9 @@ class DockerContainerizer:
         kwargs = docker_run_kwargs(spec, self._config)
         cid = spec.container_id
         bookkeeping.check_new(self._containers, cid)
-        assert spec.container.docker is not None  # docker_run_kwargs checked it
+        info = docker_info(spec)
         client = await self._engine()
-        await self._ensure_image(client, spec.container.docker.image, spec)
+        await self._ensure_image(client, info.image, force_pull=info.force_pull_image)
         runtime = self._runtime(cid)
         try:
             spec.sandbox.mkdir(parents=True, exist_ok=True)
@@ -189,25 +190,17 @@ class DockerContainerizer:
         log.info("launched container %s (docker %s, pid %s)", cid, docker_id[:12], pid)
         return pid
 
-    async def _ensure_image(self, client: Any, image: str, spec: LaunchSpec) -> None:
-        assert spec.container.docker is not None
-        if not spec.container.docker.force_pull_image:
-            try:
-                await asyncio.to_thread(client.images.get, image)
+    async def _ensure_image(self, client: Any, image: str, *, force_pull: bool) -> None:
+        """Pull `image` if it is not there (or always, with `force_pull`)."""
+        if not force_pull:
+            with contextlib.suppress(docker.errors.NotFound):  # not there: pull it
+                await self._call(f"inspect image {image}", client.images.get, image)
                 return
-            except docker.errors.ImageNotFound:
-                pass
-            except docker.errors.APIError as e:
-                raise IsolationError(f"cannot inspect image {image}: {e.explanation}") from None
-            except (docker.errors.DockerException, requests.RequestException) as e:
-                raise self._unreachable(e) from None
         repo, tag = docker.utils.parse_repository_tag(image)
         try:
-            await asyncio.to_thread(client.images.pull, repo, tag=tag or "latest")
-        except docker.errors.APIError as e:
+            await self._call(f"pull image {image}", client.images.pull, repo, tag=tag or "latest")
+        except docker.errors.NotFound as e:  # `_call` leaves a 404 to its caller
             raise IsolationError(f"cannot pull image {image}: {e.explanation or e}") from None
-        except (docker.errors.DockerException, requests.RequestException) as e:
-            raise self._unreachable(e) from None
 
     def _attach(self, c: _Container, client: Any, stdout: Path, stderr: Path, resume: bool) -> None:
         runtime = self._runtime(c.container_id)

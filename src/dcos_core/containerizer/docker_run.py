@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from dcos_core.containerizer.spec import ContainerizerConfig, LaunchSpec
+from dcos_core.containerizer.spec import ContainerizerConfig, DockerInfo, LaunchSpec
 from dcos_core.errors import InvalidError
 
 SANDBOX_PATH: Final = "/mnt/mesos/sandbox"
@@ -206,6 +206,27 @@ def _apply_parameters(
         handler(value, f)
 
 
+def docker_info(spec: LaunchSpec) -> DockerInfo:
+    """The `docker` part of a DOCKER container; `InvalidError` naming the field otherwise.
+
+    Example:
+        >>> from pathlib import Path
+        >>> docker_info(LaunchSpec("c1", Path("/sb"), command="true"))
+        Traceback (most recent call last):
+        ...
+        dcos_core.errors.InvalidError: task.container.type: the docker containerizer runs DOCKER ...
+    """
+    container = spec.container
+    if container.type != "DOCKER":
+        raise InvalidError(
+            f"the docker containerizer runs DOCKER containers, not {container.type}",
+            "task.container.type",
+        )
+    if container.docker is None:
+        raise InvalidError("a DOCKER container needs 'docker'", "task.container.docker")
+    return container.docker
+
+
 def docker_run_kwargs(spec: LaunchSpec, config: ContainerizerConfig) -> dict[str, Any]:
     """The `DockerClient.containers.create(**kwargs)` arguments that run `spec`, as Mesos would.
 
@@ -223,14 +244,7 @@ def docker_run_kwargs(spec: LaunchSpec, config: ContainerizerConfig) -> dict[str
         (['/bin/sh', '-c', 'echo hi'], 512, 32, 'host')
     """
     container = spec.container
-    if container.type != "DOCKER":
-        raise InvalidError(
-            f"the docker containerizer runs DOCKER containers, not {container.type}",
-            "task.container.type",
-        )
-    info = container.docker
-    if info is None:
-        raise InvalidError("a DOCKER container needs 'docker'", "task.container.docker")
+    info = docker_info(spec)
     labels = {LABEL_CONTAINER_ID: spec.container_id, LABEL_AGENT: agent_label(config)}
     env = dict(spec.env)
     kw: dict[str, Any] = {
