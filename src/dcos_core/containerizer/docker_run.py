@@ -258,8 +258,7 @@ def docker_run_kwargs(spec: LaunchSpec, config: ContainerizerConfig) -> dict[str
         kw["command"] = ["/bin/sh", "-c", spec.command]
         kw["entrypoint"] = [""]  # no image entrypoint in front of the shell (as Mesos)
     else:
-        assert spec.argv is not None
-        kw["command"] = list(spec.argv)
+        kw["command"] = list(spec.args)  # the argv: `LaunchSpec` has exactly one of the two
 
     # Network.
     if info.network == "HOST":

@@ -125,8 +125,7 @@ class LaunchSpec:
         """The argv actually executed: `("/bin/sh", "-c", command)` for shell commands."""
         if self.command is not None:
             return ("/bin/sh", "-c", self.command)
-        assert self.argv is not None  # __post_init__ guarantees exactly one is set
-        return self.argv
+        return self.argv or ()  # __post_init__ guarantees exactly one of the two is set
 
 
 @dataclass(frozen=True)
