@@ -56,8 +56,8 @@ DEFAULT_MASTER_WORK_DIR = "/var/lib/dcos-core/master"
 SETTINGS_CLASSES: Mapping[str, tuple[str, str]] = {
     "master": ("dcos_core.config", "MasterSettings"),
     "agent": ("dcos_core.config", "AgentSettings"),
-    "marathon": ("dcos_core.config", "MarathonSettings"),
-    "chronos": ("dcos_core.config", "ChronosSettings"),
+    "marathon": ("dcos_core.frameworks.marathon.settings", "MarathonSettings"),
+    "chronos": ("dcos_core.frameworks.chronos.settings", "ChronosSettings"),
     "lb": ("dcos_core.frameworks.lb.settings", "LbSettings"),
 }
 
