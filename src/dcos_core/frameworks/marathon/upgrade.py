@@ -40,10 +40,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, Protocol
 
+from dcos_core.model.task import TaskState
+
 KillSelection = Literal["YOUNGEST_FIRST", "OLDEST_FIRST"]
 
 #: States in which Marathon no longer reaches the instance: killed first when scaling down.
-_GONE_STATES = frozenset({"TASK_UNREACHABLE", "TASK_LOST", "TASK_UNKNOWN"})
+_GONE_STATES = frozenset({TaskState.UNREACHABLE, TaskState.LOST, TaskState.UNKNOWN})
 
 
 class UpgradeStrategyLike(Protocol):
@@ -67,7 +69,7 @@ class Candidate:
     """
 
     task_id: str
-    state: str = "TASK_RUNNING"
+    state: str = TaskState.RUNNING
     healthy: bool | None = None
     staged_at: float = 0.0
     started_at: float | None = None
@@ -75,7 +77,7 @@ class Candidate:
 
     @property
     def considered_healthy(self) -> bool:
-        return not self.killing and self.state == "TASK_RUNNING" and self.healthy is not False
+        return not self.killing and self.state == TaskState.RUNNING and self.healthy is not False
 
 
 #: An instance of an older app version, for `replace_step`.
@@ -137,13 +139,13 @@ def _weight(c: Candidate) -> int:
     """Lower goes first (ScalingProposition: LOST/UNREACHABLE, UNHEALTHY, STAGING, STARTING...)."""
     if c.state in _GONE_STATES:
         return 0
-    if c.state == "TASK_RUNNING" and c.healthy is False:
+    if c.state == TaskState.RUNNING and c.healthy is False:
         return 1
-    if c.state == "TASK_STAGING":
+    if c.state == TaskState.STAGING:
         return 2
-    if c.state == "TASK_STARTING":
+    if c.state == TaskState.STARTING:
         return 3
-    if c.state == "TASK_RUNNING":
+    if c.state == TaskState.RUNNING:
         return 4
     return 5
 
@@ -167,7 +169,7 @@ def kill_order(
     youngest = kill_selection == "YOUNGEST_FIRST"
 
     def key(c: Candidate) -> tuple[int, int, float, str]:
-        when = c.staged_at if c.state == "TASK_STAGING" else c.started_at
+        when = c.staged_at if c.state == TaskState.STAGING else c.started_at
         if when is None:
             return (_weight(c), 0, 0.0, c.task_id)
         return (_weight(c), 1, -when if youngest else when, c.task_id)
