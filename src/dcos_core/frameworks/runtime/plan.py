@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from dcos_core.frameworks.runtime.driver import Driver, Json
-from dcos_core.frameworks.sdk_protocol import launch, offer_id
+from dcos_core.frameworks.runtime.driver import Driver
+from dcos_core.frameworks.sdk_protocol import Json, launch, offer_id
 
 log = logging.getLogger("dcos_core.frameworks.runtime")
 

@@ -23,9 +23,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dcos_core.frameworks.runtime.driver import Driver, Json
+from dcos_core.frameworks.runtime.driver import Driver
 from dcos_core.frameworks.runtime.settings import FrameworkSettings
 from dcos_core.frameworks.sdk import Scheduler, SchedulerDriver
+from dcos_core.frameworks.sdk_protocol import Json
 from dcos_core.serve import listen, serve_until_signal
 from dcos_core.state import open_store
 from dcos_core.state.store import StateStore
