@@ -23,9 +23,9 @@
 
 The main grid: 4 simulated agents, the scheduler acknowledging every update (with the latency
 samples), then the same without acknowledgements (the status path alone). Hot-path HTTP (status
-updates, acknowledgements) goes over `dcos_core.http11` (cheap per request: the bench process
-shares the machine with the master); the rest uses httpx. Every process started here is stopped
-by its PID, also on error.
+updates, acknowledgements) goes over `bench.harness.Conn`, a minimal keep-alive HTTP/1.1 client
+(the bench process shares the machine with the master); the rest uses httpx. Every process
+started here is stopped by its PID, also on error.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.harness import (
-    HOST,
     POSIX_AGENT,
+    Conn,
     Scheduler,
     SimFleet,
     Workspace,
@@ -56,13 +56,16 @@ from bench.harness import (
     start_master,
     task_info,
 )
-from dcos_core.http11 import HttpClient
 from dcos_core.model.task import TaskState
 
 TARGET_P99_MS: Final = 100.0
 SIM_AGENT_RESOURCES: Final = sim_resources(1000, 1_000_000, 100_000)
 REAL_AGENT_RESOURCES: Final = "cpus:4;mem:4096;disk:4096;ports:[31000-31999]"
 STREAM_CAP_S: Final = 60.0  # longest wait for the events (and acks) of the throughput phase
+
+
+def _shell(command: str) -> dict[str, Any]:
+    return {"shell": True, "value": command}
 
 
 # ---- phase 1: ACCEPT -> TASK_RUNNING latency on a real agent ----------------------------------
@@ -177,7 +180,7 @@ async def _throughput(
                 all_running.set()
 
     sched.on_update = on_update
-    client = HttpClient(f"http://{HOST}:{port}", timeout=10, size=concurrency)
+    conns = [Conn(port) for _ in range(concurrency)]
     try:
         await fleet.start()
         sim_ids = {s.agent_id for s in fleet.agents}
@@ -223,11 +226,12 @@ async def _throughput(
         last_accept = [0.0]
 
         async def worker(k: int) -> None:
+            conn = conns[k]
             for j in range(k, updates, concurrency):
                 if time.time() > send_deadline:
                     return
                 sent[0] += 1
-                if (await client.post("/internal/agent/status", bodies[j])).status == 202:
+                if await conn.post("/internal/agent/status", bodies[j]) == 202:
                     accepted[0] += 1
                     last_accept[0] = time.time()
 
@@ -283,7 +287,8 @@ async def _throughput(
         with contextlib.suppress(Exception):
             await sched.call("TEARDOWN")
         await sched.close()
-        await client.close()
+        for c in conns:
+            await c.close()
         await fleet.stop()
 
 
@@ -326,10 +331,6 @@ async def run(
         "throughput": throughput,
         "latency_ms": latency,
     }
-
-
-def _shell(command: str) -> dict[str, Any]:
-    return {"shell": True, "value": command}
 
 
 # ---- the command -----------------------------------------------------------------------------
